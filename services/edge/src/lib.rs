@@ -1,1 +1,83 @@
+//! `edge`: REST (FHIR R4) ↔ gRPC translation, authentication, limits, OpenAPI. It holds
+//! nothing durable.
 
+mod config;
+mod error;
+mod openapi;
+pub mod routes;
+mod upstream;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use config::EdgeConfig;
+pub use error::{ApiError, FHIR_JSON};
+pub use openapi::ApiDoc;
+use pmd_server::{ShutdownSignal, StartError};
+use tokio::net::TcpListener;
+pub use upstream::{Upstream, Upstreams};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub verifier: pmd_auth::Verifier,
+    pub upstreams: Upstreams,
+}
+
+/// The edge, bound and ready to serve.
+pub struct EdgeApp {
+    listener: TcpListener,
+    addr: SocketAddr,
+    router: axum::Router,
+    drain_timeout: Duration,
+}
+
+/// Validate the configuration, bind, prepare channels to the services.
+pub async fn build(
+    config: EdgeConfig,
+    verifier: pmd_auth::Verifier,
+) -> Result<EdgeApp, StartError> {
+    config.validate(false)?;
+    let listener = pmd_server::bind(&config.http_addr).await?;
+    let addr = listener.local_addr().map_err(StartError::Io)?;
+    let upstreams = Upstreams::connect(&config)?;
+    let state = AppState {
+        verifier,
+        upstreams,
+    };
+    let router = routes::router(
+        state,
+        config.common.request_timeout(),
+        config.max_body_bytes,
+        config.max_concurrent_requests,
+    );
+    Ok(EdgeApp {
+        listener,
+        addr,
+        router,
+        drain_timeout: config.common.drain_timeout(),
+    })
+}
+
+impl EdgeApp {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serve until `shutdown`, then stop accepting and let in-flight requests finish within
+    /// the drain timeout.
+    pub async fn run_until_stopped(self, shutdown: ShutdownSignal) -> Result<(), StartError> {
+        tracing::info!(addr = %self.addr, "serving HTTP");
+        let drain = self.drain_timeout;
+        let server =
+            axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown.clone().wait());
+        tokio::select! {
+            result = server => result.map_err(StartError::Io)?,
+            () = async { shutdown.wait().await; tokio::time::sleep(drain).await } => {
+                tracing::warn!(?drain, "drain timeout reached; closing remaining requests");
+            }
+        }
+        tracing::info!("edge stopped");
+        Ok(())
+    }
+}

@@ -1,1 +1,66 @@
+//! `statistics`: aggregates built from the audit stream (exactly once), adoption indicators
+//! and a de-identified export. It never stores a national id.
 
+mod config;
+mod grpc;
+mod migrations;
+
+pub use config::StatisticsConfig;
+pub use migrations::MIGRATIONS;
+
+use pmd_db::{Database, PoolSize};
+use pmd_proto::audit::v1::audit_service_client::AuditServiceClient;
+use pmd_proto::statistics::v1::statistics_service_server::StatisticsServiceServer;
+use pmd_server::{Channel, GrpcApp, GrpcAppParts, Listeners, StartError, connect_lazy};
+use tonic::service::Routes;
+
+/// Fully qualified name reported by `grpc.health.v1`.
+pub const SERVICE_NAME: &str = pmd_proto::statistics::v1::statistics_service_server::SERVICE_NAME;
+/// PostgreSQL schema (and SQLite file name) this service owns.
+pub const SCHEMA: &str = "pmd_statistics";
+
+#[derive(Clone)]
+pub(crate) struct State {
+    #[allow(dead_code)]
+    db: Database,
+    #[allow(dead_code)]
+    audit: AuditServiceClient<Channel>,
+    #[allow(dead_code)]
+    export_key: pmd_config::Secret,
+}
+
+/// Validate the configuration, bind, connect, migrate: a service ready to serve.
+pub async fn build(
+    config: StatisticsConfig,
+    verifier: pmd_auth::Verifier,
+) -> Result<GrpcApp, StartError> {
+    config.validate(false)?;
+    let listeners = Listeners::bind(&config.grpc_addr, &config.admin_addr).await?;
+    let database_url = config.database_url.as_deref().unwrap_or_default();
+    let db = Database::connect(database_url, SCHEMA, PoolSize::default()).await?;
+    pmd_db::migrate(&db, MIGRATIONS).await?;
+    let timeout = config.common.request_timeout();
+    let audit = AuditServiceClient::new(connect_lazy(
+        config.audit_url.as_deref().unwrap_or_default(),
+        timeout,
+    )?);
+    let export_key = config
+        .export_hmac_key
+        .clone()
+        .ok_or_else(|| StartError::Other("--export-hmac-key is required".into()))?;
+    let state = State {
+        db,
+        audit,
+        export_key,
+    };
+    let routes = Routes::new(StatisticsServiceServer::new(grpc::Grpc { state }));
+    GrpcApp::new(GrpcAppParts {
+        name: "statistics",
+        listeners,
+        routes,
+        health_names: vec![SERVICE_NAME],
+        verifier,
+        request_timeout: timeout,
+        drain_timeout: config.common.drain_timeout(),
+    })
+}

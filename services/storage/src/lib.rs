@@ -1,1 +1,64 @@
+//! `storage`: owns the measurements. Appends idempotently with an audit outbox in the same
+//! transaction; every read is consent-checked and audited here, where the data is held.
 
+mod config;
+mod grpc;
+mod migrations;
+
+pub use config::StorageConfig;
+pub use migrations::MIGRATIONS;
+
+use pmd_db::{Database, PoolSize};
+use pmd_proto::audit::v1::audit_service_client::AuditServiceClient;
+use pmd_proto::consent::v1::consent_service_client::ConsentServiceClient;
+use pmd_proto::storage::v1::storage_service_server::StorageServiceServer;
+use pmd_server::{Channel, GrpcApp, GrpcAppParts, Listeners, StartError, connect_lazy};
+use tonic::service::Routes;
+
+/// Fully qualified name reported by `grpc.health.v1`.
+pub const SERVICE_NAME: &str = pmd_proto::storage::v1::storage_service_server::SERVICE_NAME;
+/// PostgreSQL schema (and SQLite file name) this service owns.
+pub const SCHEMA: &str = "pmd_storage";
+
+/// What the RPCs share.
+#[derive(Clone)]
+pub(crate) struct State {
+    #[allow(dead_code)]
+    db: Database,
+    #[allow(dead_code)]
+    consent: ConsentServiceClient<Channel>,
+    #[allow(dead_code)]
+    audit: AuditServiceClient<Channel>,
+}
+
+/// Validate the configuration, bind, connect, migrate: a service ready to serve.
+pub async fn build(
+    config: StorageConfig,
+    verifier: pmd_auth::Verifier,
+) -> Result<GrpcApp, StartError> {
+    config.validate(false)?;
+    let listeners = Listeners::bind(&config.grpc_addr, &config.admin_addr).await?;
+    let database_url = config.database_url.as_deref().unwrap_or_default();
+    let db = Database::connect(database_url, SCHEMA, PoolSize::default()).await?;
+    pmd_db::migrate(&db, MIGRATIONS).await?;
+    let timeout = config.common.request_timeout();
+    let consent = ConsentServiceClient::new(connect_lazy(
+        config.consent_url.as_deref().unwrap_or_default(),
+        timeout,
+    )?);
+    let audit = AuditServiceClient::new(connect_lazy(
+        config.audit_url.as_deref().unwrap_or_default(),
+        timeout,
+    )?);
+    let state = State { db, consent, audit };
+    let routes = Routes::new(StorageServiceServer::new(grpc::Grpc { state }));
+    GrpcApp::new(GrpcAppParts {
+        name: "storage",
+        listeners,
+        routes,
+        health_names: vec![SERVICE_NAME],
+        verifier,
+        request_timeout: timeout,
+        drain_timeout: config.common.drain_timeout(),
+    })
+}

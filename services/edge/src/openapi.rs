@@ -1,0 +1,49 @@
+//! The OpenAPI 3 description of every REST route, served at `/openapi.json` and rendered at
+//! `/docs` (Swagger UI, vendored: works offline).
+
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use crate::routes::{fhir, ops, statistics};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Pasientens måledata",
+        description = "National service for home-monitoring measurements. FHIR R4 JSON; the contract mirrors NHN's PMD 2.0 API. Every /fhir and /api route needs a bearer JWT (HelseID claims).",
+    ),
+    paths(
+        ops::healthz, ops::readyz,
+        fhir::bundle, fhir::create_observation, fhir::search_get, fhir::search_post,
+        fhir::lastn, fhir::read_observation, fhir::audit_events,
+        fhir::create_consent, fhir::list_consents, fhir::delete_consent,
+        statistics::usage, statistics::adoption, statistics::export,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "write", description = "Sources push measurements (scope pmd:write)"),
+        (name = "read", description = "Health personnel read measurements (scope pmd:read)"),
+        (name = "citizen", description = "Citizens: own data, access log, blocks (scope pmd:citizen)"),
+        (name = "statistics", description = "Health directorate (scope pmd:statistics)"),
+        (name = "operations", description = "Probes and metrics; no token"),
+    ),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}

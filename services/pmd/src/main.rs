@@ -1,0 +1,36 @@
+//! `pmd`: see the library for the commands.
+
+use std::io::Write;
+
+use pmd::cli::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli: Cli = pmd_config::parse_process().unwrap_or_else(|e| e.exit());
+    match cli.command {
+        Command::Up(args) => {
+            let mut config = pmd_telemetry::TelemetryConfig::new("pmd");
+            config.log_format = args.log_format.parse()?;
+            config.log_filter = args.log_filter.clone();
+            config.otlp_endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+                .ok()
+                .filter(|v| !v.trim().is_empty());
+            let telemetry = pmd_telemetry::init(config)?;
+            let result = pmd::up::run(&cli.data_dir, args).await;
+            telemetry.shutdown();
+            result
+        }
+        Command::Token(args) => {
+            let token = pmd::token::mint(&cli.data_dir, &args)?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{token}")?;
+            Ok(())
+        }
+        Command::Jwks => {
+            let jwks = pmd::token::jwks(&cli.data_dir)?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{jwks}")?;
+            Ok(())
+        }
+    }
+}

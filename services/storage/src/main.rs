@@ -1,0 +1,14 @@
+//! `pmd-storage`: the storage service as its own process.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config: pmd_storage::StorageConfig =
+        pmd_config::parse_process().unwrap_or_else(|e| e.exit());
+    config.validate(true)?;
+    let common = config.common.clone();
+    pmd_server::run_standalone("storage", &common, |verifier| {
+        pmd_storage::build(config, verifier)
+    })
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! The storage schema. PostgreSQL: measurements partitioned by effective time (monthly), an
+//! unpartitioned key table that enforces idempotency across partitions, and an audit
+//! outbox committed in the same transaction as the rows.
+
+use pmd_db::Migration;
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "measurements, idempotency keys and audit outbox",
+    postgres: &[
+        "CREATE TABLE measurement_keys (
+            source_org TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL,
+            measurement_id UUID NOT NULL,
+            effective_at TIMESTAMPTZ NOT NULL,
+            content_hash BYTEA NOT NULL,
+            PRIMARY KEY (source_org, idempotency_key)
+        )",
+        "CREATE TABLE measurements (
+            id UUID NOT NULL,
+            patient_key BYTEA NOT NULL,
+            code TEXT NOT NULL,
+            effective_at TIMESTAMPTZ NOT NULL,
+            received_at TIMESTAMPTZ NOT NULL,
+            last_updated TIMESTAMPTZ NOT NULL,
+            version BIGINT NOT NULL DEFAULT 1,
+            status SMALLINT NOT NULL,
+            source_org TEXT NOT NULL,
+            body BYTEA NOT NULL,
+            PRIMARY KEY (id, effective_at)
+        ) PARTITION BY RANGE (effective_at)",
+        "CREATE TABLE measurements_default PARTITION OF measurements DEFAULT",
+        "CREATE INDEX measurements_patient_code_time ON measurements (patient_key, code, effective_at DESC, id)",
+        "CREATE TABLE latest_measurements (
+            patient_key BYTEA NOT NULL,
+            code TEXT NOT NULL,
+            effective_at TIMESTAMPTZ NOT NULL,
+            measurement_id UUID NOT NULL,
+            PRIMARY KEY (patient_key, code, effective_at, measurement_id)
+        )",
+        "CREATE TABLE audit_outbox (
+            id BIGSERIAL PRIMARY KEY,
+            event_id UUID NOT NULL UNIQUE,
+            body BYTEA NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )",
+    ],
+    sqlite: &[
+        "CREATE TABLE measurement_keys (
+            source_org TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL,
+            measurement_id TEXT NOT NULL,
+            effective_at INTEGER NOT NULL,
+            content_hash BLOB NOT NULL,
+            PRIMARY KEY (source_org, idempotency_key)
+        )",
+        "CREATE TABLE measurements (
+            id TEXT PRIMARY KEY,
+            patient_key BLOB NOT NULL,
+            code TEXT NOT NULL,
+            effective_at INTEGER NOT NULL,
+            received_at INTEGER NOT NULL,
+            last_updated INTEGER NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1,
+            status INTEGER NOT NULL,
+            source_org TEXT NOT NULL,
+            body BLOB NOT NULL
+        )",
+        "CREATE INDEX measurements_patient_code_time ON measurements (patient_key, code, effective_at DESC, id)",
+        "CREATE TABLE latest_measurements (
+            patient_key BLOB NOT NULL,
+            code TEXT NOT NULL,
+            effective_at INTEGER NOT NULL,
+            measurement_id TEXT NOT NULL,
+            PRIMARY KEY (patient_key, code, effective_at, measurement_id)
+        )",
+        "CREATE TABLE audit_outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            body BLOB NOT NULL,
+            created_at INTEGER NOT NULL
+        )",
+    ],
+}];
