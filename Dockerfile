@@ -28,7 +28,7 @@ COPY . .
 RUN set -eu; \
     find . -type f \
         ! -name Cargo.toml ! -name Cargo.lock \
-        ! -path './.cargo/*' \
+        ! -path './.cargo/*' ! -name 'rust-toolchain*' \
         ! -path '*/src/lib.rs' ! -path '*/src/main.rs' ! -path '*/src/bin/*.rs' \
         ! -name build.rs \
         ! -path '*/tests/*.rs' ! -path '*/benches/*.rs' ! -path '*/examples/*.rs' \

@@ -91,7 +91,11 @@ async fn a_production_configuration_refuses_dev_tokens() {
     );
     config.validate(true).unwrap();
     let verifier = pmd_server::verifier_from_args(&config.common).unwrap();
-    let app = pmd_storage::build(config, verifier).await.unwrap();
+    let context = pmd_server::Context {
+        verifier,
+        credentials: pmd_server::ServiceCredentials::none(),
+    };
+    let app = pmd_storage::build(config, context).await.unwrap();
     let addr = app.grpc_addr();
     let (trigger, signal) = pmd_server::shutdown_channel();
     let task = tokio::spawn(app.run_until_stopped(signal));

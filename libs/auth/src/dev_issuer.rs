@@ -190,6 +190,7 @@ enum TokenKind {
     Citizen { pid: String },
     System,
     Statistics,
+    Service,
 }
 
 /// What to put in a dev token. Start from a constructor and adjust with the builder
@@ -284,6 +285,11 @@ impl TokenRequest {
     /// A statistics client: scope `pmd:statistics`.
     pub fn statistics() -> Self {
         Self::new(TokenKind::Statistics)
+    }
+
+    /// A PMD service acting as itself: scope `pmd:internal`, `client_id` `pmd-<name>`.
+    pub fn service(name: &str) -> Self {
+        Self::new(TokenKind::Service).client_id(format!("pmd-{name}"))
     }
 
     /// Legal entity (orgnr_parent); mainly for statistics clients.
@@ -388,6 +394,7 @@ impl TokenRequest {
             TokenKind::Citizen { .. } => "citizen",
             TokenKind::System => "system",
             TokenKind::Statistics => "statistics",
+            TokenKind::Service => "service",
         }
     }
 
@@ -402,6 +409,7 @@ impl TokenRequest {
             TokenKind::Citizen { .. } => Scope::Citizen,
             TokenKind::System => Scope::Write,
             TokenKind::Statistics => Scope::Statistics,
+            TokenKind::Service => Scope::Internal,
         };
         let mut claims = Claims {
             iss: Some(DEV_ISSUER.to_owned()),
@@ -439,7 +447,7 @@ impl TokenRequest {
                     })?];
             }
             TokenKind::Citizen { pid } => claims.pid = Some(pid.clone()),
-            TokenKind::System | TokenKind::Statistics => {}
+            TokenKind::System | TokenKind::Statistics | TokenKind::Service => {}
         }
         let Value::Object(mut map) = serde_json::to_value(&claims)
             .map_err(|_| DevIssuerError::InvalidRequest("unserialisable claims"))?

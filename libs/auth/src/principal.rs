@@ -20,10 +20,19 @@ pub enum Scope {
     Citizen,
     /// `pmd:statistics`: usage statistics and export.
     Statistics,
+    /// `pmd:internal`: a PMD service acting as itself (the outbox relay recording audit
+    /// events, the statistics follower). Never granted to an outside client.
+    Internal,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::Write, Scope::Read, Scope::Citizen, Scope::Statistics];
+    pub const ALL: [Scope; 5] = [
+        Scope::Write,
+        Scope::Read,
+        Scope::Citizen,
+        Scope::Statistics,
+        Scope::Internal,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,6 +40,7 @@ impl Scope {
             Scope::Read => "pmd:read",
             Scope::Citizen => "pmd:citizen",
             Scope::Statistics => "pmd:statistics",
+            Scope::Internal => "pmd:internal",
         }
     }
 }
@@ -187,6 +197,8 @@ pub enum PrincipalKind {
         org_parent: Option<String>,
         org_child: Option<String>,
     },
+    /// A PMD service acting as itself (scope `pmd:internal`); `client_id` names it.
+    Service,
 }
 
 impl PrincipalKind {
@@ -197,6 +209,7 @@ impl PrincipalKind {
             PrincipalKind::Citizen { .. } => "citizen",
             PrincipalKind::System { .. } => "system",
             PrincipalKind::Statistics { .. } => "statistics",
+            PrincipalKind::Service => "service",
         }
     }
 }
@@ -252,6 +265,7 @@ impl fmt::Debug for PrincipalKind {
                 .field("org_parent", org_parent)
                 .field("org_child", org_child)
                 .finish(),
+            PrincipalKind::Service => f.write_str("Service"),
         }
     }
 }
@@ -364,7 +378,9 @@ impl Principal {
         let pid = non_empty(pid);
         let hpr_number = non_empty(hpr_number);
 
-        let kind = if has(Scope::Read) && hpr_number.is_some() {
+        let kind = if has(Scope::Internal) {
+            PrincipalKind::Service
+        } else if has(Scope::Read) && hpr_number.is_some() {
             let org_parent = orgnr_parent
                 .or_else(|| {
                     attestation
@@ -457,7 +473,7 @@ impl Principal {
                 org_parent,
                 org_child,
             } => org_child.as_deref().or(org_parent.as_deref()),
-            PrincipalKind::Citizen { .. } => None,
+            PrincipalKind::Citizen { .. } | PrincipalKind::Service => None,
         }
     }
 

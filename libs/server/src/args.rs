@@ -32,6 +32,10 @@ pub struct CommonArgs {
     /// Deadline for one request when the caller sets none, and for calls to other services.
     #[arg(long, default_value_t = 10)]
     pub request_timeout_secs: u64,
+    /// File holding this service's own bearer token (scope `pmd:internal`), kept fresh by
+    /// the platform; re-read every minute.
+    #[arg(long, value_name = "PATH")]
+    pub service_token_file: Option<PathBuf>,
     /// Accept synthetic test national ids (month +80). Off in production.
     #[arg(long)]
     pub allow_synthetic_ids: bool,

@@ -4,12 +4,14 @@
 
 mod args;
 mod client;
+mod credentials;
 mod grpc;
 mod shutdown;
 mod standalone;
 
 pub use args::CommonArgs;
 pub use client::{Channel, connect_lazy};
+pub use credentials::{Context, ServiceCredentials};
 pub use grpc::{GrpcApp, GrpcAppParts, Listeners, bind};
 pub use shutdown::{ShutdownSignal, ShutdownTrigger, os_signal, shutdown_channel};
 pub use standalone::{run_standalone, telemetry_config, verifier_from_args};

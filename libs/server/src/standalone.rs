@@ -50,13 +50,21 @@ pub async fn run_standalone<F, Fut>(
     build: F,
 ) -> Result<(), StartError>
 where
-    F: FnOnce(pmd_auth::Verifier) -> Fut,
+    F: FnOnce(crate::Context) -> Fut,
     Fut: Future<Output = Result<GrpcApp, StartError>>,
 {
     let telemetry = pmd_telemetry::init(telemetry_config(service, common))
         .map_err(|e| StartError::Other(format!("telemetry: {e}")))?;
     let verifier = verifier_from_args(common)?;
-    let app = build(verifier).await?;
+    let credentials = match &common.service_token_file {
+        Some(path) => crate::ServiceCredentials::file(path.clone()),
+        None => crate::ServiceCredentials::none(),
+    };
+    let app = build(crate::Context {
+        verifier,
+        credentials,
+    })
+    .await?;
     let (trigger, signal) = shutdown_channel();
     tokio::spawn(async move {
         os_signal().await;

@@ -58,6 +58,7 @@ pub async fn spawn_mesh_on(backend: Backend) -> anyhow::Result<TestMesh> {
         export_hmac_key: pmd_config::Secret::new("test-export-key-0123456789abcdef0123456789"),
         request_timeout_secs: 10,
         drain_timeout_secs: 2,
+        dev_issuer: Some(issuer.clone()),
     };
     let mut mesh = Mesh::start(config, verifier).await?;
     mesh.wait_serving(Duration::from_secs(30)).await?;

@@ -29,7 +29,7 @@ pub(crate) struct State {
 /// Validate the configuration, bind, connect, migrate: a service ready to serve.
 pub async fn build(
     config: AuditConfig,
-    verifier: pmd_auth::Verifier,
+    context: pmd_server::Context,
 ) -> Result<GrpcApp, StartError> {
     config.validate(false)?;
     let listeners = Listeners::bind(&config.grpc_addr, &config.admin_addr).await?;
@@ -49,7 +49,7 @@ pub async fn build(
         listeners,
         routes,
         health_names: vec![SERVICE_NAME],
-        verifier,
+        verifier: context.verifier.clone(),
         request_timeout: config.common.request_timeout(),
         drain_timeout: config.common.drain_timeout(),
     })

@@ -5,8 +5,8 @@ async fn main() -> anyhow::Result<()> {
     let config: pmd_audit::AuditConfig = pmd_config::parse_process().unwrap_or_else(|e| e.exit());
     config.validate(true)?;
     let common = config.common.clone();
-    pmd_server::run_standalone("audit", &common, |verifier| {
-        pmd_audit::build(config, verifier)
+    pmd_server::run_standalone("audit", &common, |context| {
+        pmd_audit::build(config, context)
     })
     .await?;
     Ok(())

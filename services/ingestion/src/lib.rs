@@ -25,7 +25,7 @@ pub(crate) struct State {
 /// Validate the configuration and bind: a service ready to serve.
 pub async fn build(
     config: IngestionConfig,
-    verifier: pmd_auth::Verifier,
+    context: pmd_server::Context,
 ) -> Result<GrpcApp, StartError> {
     config.validate(false)?;
     let listeners = Listeners::bind(&config.grpc_addr, &config.admin_addr).await?;
@@ -45,7 +45,7 @@ pub async fn build(
         listeners,
         routes,
         health_names: vec![SERVICE_NAME],
-        verifier,
+        verifier: context.verifier.clone(),
         request_timeout: timeout,
         drain_timeout: config.common.drain_timeout(),
     })

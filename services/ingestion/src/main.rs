@@ -6,8 +6,8 @@ async fn main() -> anyhow::Result<()> {
         pmd_config::parse_process().unwrap_or_else(|e| e.exit());
     config.validate(true)?;
     let common = config.common.clone();
-    pmd_server::run_standalone("ingestion", &common, |verifier| {
-        pmd_ingestion::build(config, verifier)
+    pmd_server::run_standalone("ingestion", &common, |context| {
+        pmd_ingestion::build(config, context)
     })
     .await?;
     Ok(())

@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pmd_config::Secret;
-use pmd_server::{GrpcApp, ShutdownSignal, ShutdownTrigger, StartError, shutdown_channel};
+use pmd_server::{
+    Context, GrpcApp, ServiceCredentials, ShutdownSignal, ShutdownTrigger, StartError,
+    shutdown_channel,
+};
 use tokio::task::JoinSet;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -30,6 +33,9 @@ pub struct MeshConfig {
     pub export_hmac_key: Secret,
     pub request_timeout_secs: u64,
     pub drain_timeout_secs: u64,
+    /// Mints each service's own token (scope `pmd:internal`); `None` = no service
+    /// credentials (the services then cannot act as themselves).
+    pub dev_issuer: Option<pmd_auth::DevIssuer>,
 }
 
 /// Addresses of a running mesh.
@@ -87,6 +93,20 @@ impl Mesh {
         config: MeshConfig,
         verifier: pmd_auth::Verifier,
     ) -> Result<Self, StartError> {
+        let context = |service: &'static str| Context {
+            verifier: verifier.clone(),
+            credentials: match &config.dev_issuer {
+                Some(issuer) => {
+                    let issuer = issuer.clone();
+                    ServiceCredentials::minted(move || {
+                        issuer
+                            .mint(&pmd_auth::TokenRequest::service(service))
+                            .map_err(|e| e.to_string())
+                    })
+                }
+                None => ServiceCredentials::none(),
+            },
+        };
         tokio::fs::create_dir_all(&config.data_dir)
             .await
             .map_err(StartError::Io)?;
@@ -134,14 +154,14 @@ impl Mesh {
             "--checkpoint-dir={}",
             config.data_dir.join("audit-checkpoints").display()
         ));
-        let audit = pmd_audit::build(service_config(args)?, verifier.clone()).await?;
+        let audit = pmd_audit::build(service_config(args)?, context("audit")).await?;
         let audit = spawn(&mut tasks, audit, signal.clone());
 
         let mut args = listen("consent");
         args.push(format!("--database-url={}", db_url("consent")));
         args.push(format!("--audit-url={}", url(audit)));
         redis(&mut args);
-        let consent = pmd_consent::build(service_config(args)?, verifier.clone()).await?;
+        let consent = pmd_consent::build(service_config(args)?, context("consent")).await?;
         let consent = spawn(&mut tasks, consent, signal.clone());
 
         let mut args = listen("storage");
@@ -149,12 +169,12 @@ impl Mesh {
         args.push(format!("--consent-url={}", url(consent)));
         args.push(format!("--audit-url={}", url(audit)));
         redis(&mut args);
-        let storage = pmd_storage::build(service_config(args)?, verifier.clone()).await?;
+        let storage = pmd_storage::build(service_config(args)?, context("storage")).await?;
         let storage = spawn(&mut tasks, storage, signal.clone());
 
         let mut args = listen("ingestion");
         args.push(format!("--storage-url={}", url(storage)));
-        let ingestion = pmd_ingestion::build(service_config(args)?, verifier.clone()).await?;
+        let ingestion = pmd_ingestion::build(service_config(args)?, context("ingestion")).await?;
         let ingestion = spawn(&mut tasks, ingestion, signal.clone());
 
         let mut args = listen("statistics");
@@ -164,7 +184,8 @@ impl Mesh {
             "--export-hmac-key={}",
             config.export_hmac_key.expose()
         ));
-        let statistics = pmd_statistics::build(service_config(args)?, verifier.clone()).await?;
+        let statistics =
+            pmd_statistics::build(service_config(args)?, context("statistics")).await?;
         let statistics = spawn(&mut tasks, statistics, signal.clone());
 
         let mut args = vec![

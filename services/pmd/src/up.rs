@@ -32,10 +32,13 @@ pub async fn run(data_dir: &Path, args: UpArgs) -> anyhow::Result<()> {
 
     std::fs::create_dir_all(data_dir)?;
     let mut issuers = Vec::new();
-    if !args.no_dev_issuer {
+    let dev_issuer = if args.no_dev_issuer {
+        None
+    } else {
         let dev = pmd_auth::DevIssuer::load_or_create(data_dir)?;
         issuers.push(dev.trusted_issuer());
-    }
+        Some(dev)
+    };
     if let Some(issuer) = &args.token_issuer {
         let jwks = match (&args.jwks_url, &args.jwks_file) {
             (Some(url), _) => pmd_auth::JwksSource::Url(url.clone()),
@@ -60,6 +63,7 @@ pub async fn run(data_dir: &Path, args: UpArgs) -> anyhow::Result<()> {
         export_hmac_key: export_key(data_dir)?,
         request_timeout_secs: 10,
         drain_timeout_secs: 5,
+        dev_issuer,
     };
     let mut mesh = Mesh::start(config, verifier).await?;
     mesh.wait_serving(Duration::from_secs(60)).await?;

@@ -6,8 +6,8 @@ async fn main() -> anyhow::Result<()> {
         pmd_config::parse_process().unwrap_or_else(|e| e.exit());
     config.validate(true)?;
     let common = config.common.clone();
-    pmd_server::run_standalone("storage", &common, |verifier| {
-        pmd_storage::build(config, verifier)
+    pmd_server::run_standalone("storage", &common, |context| {
+        pmd_storage::build(config, context)
     })
     .await?;
     Ok(())
