@@ -2,6 +2,7 @@
 //! typed gRPC clients they use to call each other (with deadlines, trace context and the
 //! caller's token).
 
+mod actor;
 mod args;
 mod client;
 mod credentials;
@@ -9,6 +10,7 @@ mod grpc;
 mod shutdown;
 mod standalone;
 
+pub use actor::{actor, purpose};
 pub use args::CommonArgs;
 pub use client::{Channel, connect_lazy};
 pub use credentials::{Context, ServiceCredentials};

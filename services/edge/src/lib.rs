@@ -4,6 +4,7 @@
 mod config;
 mod error;
 mod openapi;
+mod render;
 pub mod routes;
 mod upstream;
 

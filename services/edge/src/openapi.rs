@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use crate::routes::{fhir, ops, statistics};
+use crate::routes::{fhir, ops, statistics, write};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,7 +14,7 @@ use crate::routes::{fhir, ops, statistics};
     ),
     paths(
         ops::healthz, ops::readyz,
-        fhir::bundle, fhir::create_observation, fhir::search_get, fhir::search_post,
+        write::bundle, write::create_observation, fhir::search_get, fhir::search_post,
         fhir::lastn, fhir::read_observation, fhir::audit_events,
         fhir::create_consent, fhir::list_consents, fhir::delete_consent,
         statistics::usage, statistics::adoption, statistics::export,

@@ -1,14 +1,11 @@
-//! The `IngestionService` gRPC surface. Submit arrives with the write-path issue; until then
-//! it answers UNIMPLEMENTED, after authentication.
+//! The `IngestionService` gRPC surface.
 
-use pmd_error::ServiceError;
 use pmd_proto::ingestion::v1::{self as pb, ingestion_service_server::IngestionService};
 use tonic::{Request, Response, Status};
 
 use crate::State;
 
 pub struct Grpc {
-    #[allow(dead_code)] // used by Submit, which the write path adds
     pub(crate) state: State,
 }
 
@@ -16,8 +13,16 @@ pub struct Grpc {
 impl IngestionService for Grpc {
     async fn submit(
         &self,
-        _request: Request<pb::SubmitRequest>,
+        request: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
-        Err(ServiceError::unimplemented("ingestion submit").into())
+        let principal = pmd_auth::principal_from_request(&request)?.clone();
+        let response = crate::submit::submit(
+            &self.state.storage,
+            &self.state.ids,
+            &principal,
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 }

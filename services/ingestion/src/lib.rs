@@ -3,6 +3,8 @@
 
 mod config;
 mod grpc;
+mod submit;
+pub mod validate;
 
 pub use config::IngestionConfig;
 
@@ -16,9 +18,7 @@ pub const SERVICE_NAME: &str = pmd_proto::ingestion::v1::ingestion_service_serve
 
 #[derive(Clone)]
 pub(crate) struct State {
-    #[allow(dead_code)]
     storage: StorageServiceClient<Channel>,
-    #[allow(dead_code)]
     ids: pmd_domain::IdPolicy,
 }
 

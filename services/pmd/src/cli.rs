@@ -24,6 +24,15 @@ pub enum Command {
     Token(TokenArgs),
     /// Print the dev issuer's public keys (JWKS JSON), for services that should trust it.
     Jwks,
+    /// Benchmarks (see docs/benchmarks.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Batch Bundles through the REST edge into PostgreSQL: measurements/s and batch latency.
+    Ingest(crate::bench::IngestArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -40,6 +49,9 @@ pub struct UpArgs {
     /// Redis URL for the consent decision cache instead of the in-process cache.
     #[arg(long)]
     pub redis_url: Option<String>,
+    /// Start without the synthetic demo patients.
+    #[arg(long)]
+    pub no_seed: bool,
     /// Do not trust the dev token issuer (then --token-issuer and a JWKS are required).
     #[arg(long)]
     pub no_dev_issuer: bool,

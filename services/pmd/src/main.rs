@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use pmd::cli::{Cli, Command};
+use pmd::cli::{BenchCommand, Cli, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -25,6 +25,14 @@ async fn main() -> anyhow::Result<()> {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{token}")?;
             Ok(())
+        }
+        Command::Bench(BenchCommand::Ingest(args)) => {
+            let mut config = pmd_telemetry::TelemetryConfig::new("pmd-bench");
+            config.log_filter = "warn".into();
+            let telemetry = pmd_telemetry::init(config)?;
+            let result = pmd::bench::ingest(&cli.data_dir, args).await;
+            telemetry.shutdown();
+            result
         }
         Command::Jwks => {
             let jwks = pmd::token::jwks(&cli.data_dir)?;

@@ -63,10 +63,18 @@ pub async fn run(data_dir: &Path, args: UpArgs) -> anyhow::Result<()> {
         export_hmac_key: export_key(data_dir)?,
         request_timeout_secs: 10,
         drain_timeout_secs: 5,
-        dev_issuer,
+        dev_issuer: dev_issuer.clone(),
     };
     let mut mesh = Mesh::start(config, verifier).await?;
     mesh.wait_serving(Duration::from_secs(60)).await?;
+    match (&dev_issuer, args.no_seed) {
+        (Some(issuer), false) => {
+            let count = crate::seed::seed(&mesh.addrs.base_url(), issuer).await?;
+            tracing::info!(measurements = count, "demo data in place");
+        }
+        (None, false) => tracing::info!("no demo data: the dev issuer is off"),
+        (_, true) => {}
+    }
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "pmd ready {}", mesh.addrs.base_url())?;

@@ -1,6 +1,5 @@
-//! The `StorageService` gRPC surface. Append, Query, Latest and Get arrive with the
-//! write-path and read-path issues; until then they answer UNIMPLEMENTED, after the caller
-//! was authenticated by the server's auth layer.
+//! The `StorageService` gRPC surface. Query, Latest and Get arrive with the read-path issue;
+//! until then they answer UNIMPLEMENTED, after authentication.
 
 use pmd_error::ServiceError;
 use pmd_proto::storage::v1::{self as pb, storage_service_server::StorageService};
@@ -9,7 +8,6 @@ use tonic::{Request, Response, Status};
 use crate::State;
 
 pub struct Grpc {
-    #[allow(dead_code)] // used by the RPCs the write and read paths add
     pub(crate) state: State,
 }
 
@@ -17,9 +15,15 @@ pub struct Grpc {
 impl StorageService for Grpc {
     async fn append(
         &self,
-        _request: Request<pb::AppendRequest>,
+        request: Request<pb::AppendRequest>,
     ) -> Result<Response<pb::AppendResponse>, Status> {
-        Err(ServiceError::unimplemented("storage append").into())
+        let principal = pmd_auth::principal_from_request(&request)?.clone();
+        let (response, wrote_events) =
+            crate::append::append(&self.state.db, &principal, request.into_inner()).await?;
+        if wrote_events {
+            self.state.relay_wake.notify_one();
+        }
+        Ok(Response::new(response))
     }
 
     async fn query(

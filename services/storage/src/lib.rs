@@ -1,9 +1,12 @@
 //! `storage`: owns the measurements. Appends idempotently with an audit outbox in the same
 //! transaction; every read is consent-checked and audited here, where the data is held.
 
+mod append;
 mod config;
 mod grpc;
 mod migrations;
+mod partitions;
+mod relay;
 
 pub use config::StorageConfig;
 pub use migrations::MIGRATIONS;
@@ -23,8 +26,9 @@ pub const SCHEMA: &str = "pmd_storage";
 /// What the RPCs share.
 #[derive(Clone)]
 pub(crate) struct State {
-    #[allow(dead_code)]
     db: Database,
+    /// Wakes the outbox relay after a commit that wrote audit events.
+    relay_wake: std::sync::Arc<tokio::sync::Notify>,
     #[allow(dead_code)]
     consent: ConsentServiceClient<Channel>,
     #[allow(dead_code)]
@@ -41,6 +45,7 @@ pub async fn build(
     let database_url = config.database_url.as_deref().unwrap_or_default();
     let db = Database::connect(database_url, SCHEMA, PoolSize::default()).await?;
     pmd_db::migrate(&db, MIGRATIONS).await?;
+    partitions::ensure(&db).await;
     let timeout = config.common.request_timeout();
     let consent = ConsentServiceClient::new(connect_lazy(
         config.consent_url.as_deref().unwrap_or_default(),
@@ -50,9 +55,15 @@ pub async fn build(
         config.audit_url.as_deref().unwrap_or_default(),
         timeout,
     )?);
-    let state = State { db, consent, audit };
+    let relay_wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let state = State {
+        db: db.clone(),
+        relay_wake: relay_wake.clone(),
+        consent,
+        audit: audit.clone(),
+    };
     let routes = Routes::new(StorageServiceServer::new(grpc::Grpc { state }));
-    GrpcApp::new(GrpcAppParts {
+    let mut app = GrpcApp::new(GrpcAppParts {
         name: "storage",
         listeners,
         routes,
@@ -60,5 +71,18 @@ pub async fn build(
         verifier: context.verifier.clone(),
         request_timeout: timeout,
         drain_timeout: config.common.drain_timeout(),
-    })
+    })?;
+    app.spawn_background(tokio::spawn(relay::run(
+        db.clone(),
+        audit,
+        context.credentials.clone(),
+        relay_wake,
+    )));
+    app.spawn_background(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(24 * 3600)).await;
+            partitions::ensure(&db).await;
+        }
+    }));
+    Ok(app)
 }

@@ -1,6 +1,8 @@
-//! The storage schema. PostgreSQL: measurements partitioned by effective time (monthly), an
-//! unpartitioned key table that enforces idempotency across partitions, and an audit
-//! outbox committed in the same transaction as the rows.
+//! The storage schema. PostgreSQL: measurements partitioned by effective time, an
+//! unpartitioned key table that enforces idempotency across partitions (a partitioned table
+//! cannot hold a unique constraint without the partition key), and an audit outbox committed
+//! in the same transaction as the rows. The index on (patient, code, time) serves search
+//! and `$lastn` (latest N per code) without a scan.
 
 use pmd_db::Migration;
 
@@ -14,11 +16,12 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             measurement_id UUID NOT NULL,
             effective_at TIMESTAMPTZ NOT NULL,
             content_hash BYTEA NOT NULL,
+            version BIGINT NOT NULL DEFAULT 1,
             PRIMARY KEY (source_org, idempotency_key)
         )",
         "CREATE TABLE measurements (
             id UUID NOT NULL,
-            patient_key BYTEA NOT NULL,
+            patient_id TEXT NOT NULL,
             code TEXT NOT NULL,
             effective_at TIMESTAMPTZ NOT NULL,
             received_at TIMESTAMPTZ NOT NULL,
@@ -30,14 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (id, effective_at)
         ) PARTITION BY RANGE (effective_at)",
         "CREATE TABLE measurements_default PARTITION OF measurements DEFAULT",
-        "CREATE INDEX measurements_patient_code_time ON measurements (patient_key, code, effective_at DESC, id)",
-        "CREATE TABLE latest_measurements (
-            patient_key BYTEA NOT NULL,
-            code TEXT NOT NULL,
-            effective_at TIMESTAMPTZ NOT NULL,
-            measurement_id UUID NOT NULL,
-            PRIMARY KEY (patient_key, code, effective_at, measurement_id)
-        )",
+        "CREATE INDEX measurements_patient_code_time ON measurements (patient_id, code, effective_at DESC, id)",
         "CREATE TABLE audit_outbox (
             id BIGSERIAL PRIMARY KEY,
             event_id UUID NOT NULL UNIQUE,
@@ -52,11 +48,12 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             measurement_id TEXT NOT NULL,
             effective_at INTEGER NOT NULL,
             content_hash BLOB NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1,
             PRIMARY KEY (source_org, idempotency_key)
         )",
         "CREATE TABLE measurements (
             id TEXT PRIMARY KEY,
-            patient_key BLOB NOT NULL,
+            patient_id TEXT NOT NULL,
             code TEXT NOT NULL,
             effective_at INTEGER NOT NULL,
             received_at INTEGER NOT NULL,
@@ -66,14 +63,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             source_org TEXT NOT NULL,
             body BLOB NOT NULL
         )",
-        "CREATE INDEX measurements_patient_code_time ON measurements (patient_key, code, effective_at DESC, id)",
-        "CREATE TABLE latest_measurements (
-            patient_key BLOB NOT NULL,
-            code TEXT NOT NULL,
-            effective_at INTEGER NOT NULL,
-            measurement_id TEXT NOT NULL,
-            PRIMARY KEY (patient_key, code, effective_at, measurement_id)
-        )",
+        "CREATE INDEX measurements_patient_code_time ON measurements (patient_id, code, effective_at DESC, id)",
         "CREATE TABLE audit_outbox (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             event_id TEXT NOT NULL UNIQUE,

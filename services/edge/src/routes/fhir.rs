@@ -10,35 +10,6 @@ fn not_yet(what: &str) -> ApiError {
     ApiError(ServiceError::unimplemented(what))
 }
 
-/// Submit a `batch` or `transaction` Bundle of Observations.
-#[utoipa::path(post, path = "/fhir", tag = "write",
-    request_body(content = serde_json::Value, content_type = "application/fhir+json",
-        description = "A FHIR Bundle of type batch or transaction (HL7 Norway PmdBundleObservation)"),
-    responses(
-        (status = 200, description = "batch-response Bundle, one entry per request entry"),
-        (status = 400, description = "Malformed Bundle or, for a transaction, any bad entry (OperationOutcome)"),
-        (status = 401, description = "Missing or invalid token"),
-        (status = 403, description = "Token without pmd:write"),
-        (status = 413, description = "Body or entry count over the limit"),
-        (status = 415, description = "Not FHIR JSON"),
-    ))]
-pub async fn bundle() -> ApiError {
-    not_yet("bundle submission")
-}
-
-/// Submit one Observation (honours `If-None-Exist: identifier=system|value`).
-#[utoipa::path(post, path = "/fhir/Observation", tag = "write",
-    request_body(content = serde_json::Value, content_type = "application/fhir+json"),
-    responses(
-        (status = 201, description = "Created"),
-        (status = 200, description = "Already stored"),
-        (status = 400, description = "Invalid Observation (OperationOutcome naming the field)"),
-        (status = 409, description = "Same identifier, different content"),
-    ))]
-pub async fn create_observation() -> ApiError {
-    not_yet("observation create")
-}
-
 /// Search one patient's Observations (query string).
 #[utoipa::path(get, path = "/fhir/Observation", tag = "read",
     params(

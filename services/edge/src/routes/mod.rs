@@ -3,6 +3,7 @@
 pub mod fhir;
 pub mod ops;
 pub mod statistics;
+pub mod write;
 
 use std::time::Duration;
 
@@ -33,10 +34,10 @@ pub fn router(
     max_concurrent: usize,
 ) -> Router {
     let api = Router::new()
-        .route("/fhir", post(fhir::bundle))
+        .route("/fhir", post(write::bundle))
         .route(
             "/fhir/Observation",
-            get(fhir::search_get).post(fhir::create_observation),
+            get(fhir::search_get).post(write::create_observation),
         )
         .route("/fhir/Observation/_search", post(fhir::search_post))
         .route("/fhir/Observation/$lastn", get(fhir::lastn))
