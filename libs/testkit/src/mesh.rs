@@ -117,6 +117,33 @@ impl TestMesh {
         StatisticsServiceClient::new(channel(self.addrs.statistics))
     }
 
+    /// Rows in `table` of a service's schema (`service` = `storage`, `audit`, …), read
+    /// directly from its database: what a test uses to prove that nothing was stored.
+    pub async fn count_rows(&self, service: &str, table: &str) -> anyhow::Result<i64> {
+        use pmd_db::sea_orm::{ConnectionTrait, Statement};
+        let url = match &self.database {
+            Some(db) => db.url.clone(),
+            None => pmd_db::sqlite_url(self.data_dir.path(), service),
+        };
+        let db = pmd_db::Database::connect(
+            &url,
+            &format!("pmd_{service}"),
+            pmd_db::PoolSize { max: 1, min: 1 },
+        )
+        .await?;
+        let row = db
+            .conn()
+            .query_one_raw(Statement::from_string(
+                db.db_backend(),
+                format!("SELECT count(*) FROM {table}"),
+            ))
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("count returned no row"))?;
+        let count = row.try_get_by_index::<i64>(0)?;
+        db.close().await;
+        Ok(count)
+    }
+
     /// Stop every service gracefully.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.mesh.stop().await?;

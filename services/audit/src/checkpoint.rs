@@ -66,13 +66,6 @@ pub struct Trusted {
     pub rejected: Option<Rejected>,
 }
 
-impl Trusted {
-    /// The newest trustworthy checkpoint.
-    pub fn newest(&self) -> Option<&Checkpoint> {
-        self.checkpoints.last()
-    }
-}
-
 #[derive(Serialize, Deserialize)]
 struct CheckpointFile {
     seq: i64,
@@ -151,7 +144,7 @@ impl Checkpoints {
                 files.push((seq, entry.path()));
             }
         }
-        files.sort_by(|a, b| b.0.cmp(&a.0));
+        files.sort_by_key(|f| std::cmp::Reverse(f.0));
         Ok(files)
     }
 
@@ -335,7 +328,7 @@ mod tests {
         checkpoints.write(&head(3)).unwrap();
         checkpoints.write(&head(9)).unwrap();
         let trusted = checkpoints.trusted().unwrap();
-        let newest = trusted.newest().unwrap();
+        let newest = trusted.checkpoints.last().unwrap();
         assert_eq!((newest.seq, &newest.hash), (9, &head(9).hash));
         assert_eq!(trusted.checkpoints.len(), 2);
         assert_eq!(trusted.rejected, None);
@@ -349,7 +342,10 @@ mod tests {
             .write(&head(1))
             .unwrap();
         let again = Checkpoints::open(dir.path()).unwrap();
-        assert_eq!(again.trusted().unwrap().newest().map(|c| c.seq), Some(1));
+        assert_eq!(
+            again.trusted().unwrap().checkpoints.last().map(|c| c.seq),
+            Some(1)
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -372,7 +368,7 @@ mod tests {
             .replace(&to_hex(&head(8).hash), &to_hex(&[0xee; 32]));
         fs::write(&path, forged).unwrap();
         let trusted = checkpoints.trusted().unwrap();
-        assert_eq!(trusted.newest().map(|c| c.seq), Some(5));
+        assert_eq!(trusted.checkpoints.last().map(|c| c.seq), Some(5));
         let rejected = trusted.rejected.unwrap();
         assert_eq!(rejected.seq, 8);
         assert_eq!(rejected.reason, "signature does not verify");
@@ -388,7 +384,7 @@ mod tests {
             .unwrap();
         fs::copy(&path, dir.path().join("checkpoint-4.json")).unwrap();
         let trusted = Checkpoints::open(dir.path()).unwrap().trusted().unwrap();
-        assert_eq!(trusted.newest(), None);
+        assert_eq!(trusted.checkpoints.last(), None);
         assert_eq!(trusted.rejected.map(|r| r.seq), Some(4));
     }
 
