@@ -142,13 +142,13 @@ mod tests {
     fn any_changed_field_changes_the_hash() {
         let mut base = event("a");
         seal(&mut base, 3, &[9; 32]);
-        let variants: Vec<Box<dyn Fn(&mut AuditEvent)>> = vec![
-            Box::new(|e| e.seq = 4),
-            Box::new(|e| e.time_unix_micros += 1),
-            Box::new(|e| e.action = Action::Search as i32),
-            Box::new(|e| e.outcome = Outcome::Denied as i32),
-            Box::new(|e| e.detail = "x".into()),
-            Box::new(|e| e.prev_hash = vec![8; 32]),
+        let variants: [fn(&mut AuditEvent); 6] = [
+            |e| e.seq = 4,
+            |e| e.time_unix_micros += 1,
+            |e| e.action = Action::Search as i32,
+            |e| e.outcome = Outcome::Denied as i32,
+            |e| e.detail = "x".into(),
+            |e| e.prev_hash = vec![8; 32],
         ];
         for change in variants {
             let mut changed = base.clone();

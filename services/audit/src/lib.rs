@@ -2,7 +2,7 @@
 //! export is recorded here before data leaves.
 //!
 //! Code map:
-//! - [`grpc`]: the gRPC surface and who may call what;
+//! - `grpc`: the gRPC surface and who may call what;
 //! - `validate`: checking producers' events; the columns derived from an event;
 //! - `chain`: the hash chain and its canonical encoding;
 //! - `writer`: group commit, the only writer of the chain;

@@ -80,12 +80,20 @@ fn event_id_value(backend: Backend, event_id: &str) -> Value {
     }
 }
 
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z: query bounds outside are clamped
+/// to these, which PostgreSQL's `timestamptz` and chrono both hold.
+const EARLIEST_MICROS: i64 = -62_135_596_800_000_000;
+const LATEST_MICROS: i64 = 253_402_300_799_999_999;
+
 /// The value bound for a time in microseconds since the epoch.
 pub(crate) fn time_value(backend: Backend, micros: i64) -> Value {
     match backend {
-        Backend::Postgres => DateTime::<Utc>::from_timestamp_micros(micros)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC)
-            .into(),
+        Backend::Postgres => {
+            let micros = micros.clamp(EARLIEST_MICROS, LATEST_MICROS);
+            DateTime::<Utc>::from_timestamp_micros(micros)
+                .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+                .into()
+        }
         Backend::Sqlite => micros.into(),
     }
 }

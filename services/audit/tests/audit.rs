@@ -3,6 +3,8 @@
 //!
 //! Most behaviours run on both engines (`<behaviour>::sqlite`, `<behaviour>::postgres`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -310,6 +312,7 @@ on_both_engines!(
     an_altered_body_is_named_changed,
     an_altered_column_is_named_changed,
     a_deleted_row_is_named_missing,
+    a_rewritten_row_breaks_the_link_and_is_named_reordered,
     a_truncated_tail_after_a_checkpoint_is_named_truncated,
     follow_from_one_streams_stored_events_then_new_ones,
     a_citizen_may_query_only_their_own_log,
@@ -352,6 +355,13 @@ async fn record_then_query_pages_newest_first(backend: Backend) {
     let page = audit.query(oldest).await;
     assert_eq!(seqs(&page.events), [5, 8, 9]);
     assert!(page.next_cursor.is_empty());
+
+    let mut everything = query_of(ALICE);
+    everything.time = Some(pmd_proto::common::v1::TimeRange {
+        start_unix_micros: Some(i64::MIN),
+        end_unix_micros: Some(i64::MAX),
+    });
+    assert_eq!(audit.query(everything).await.events.len(), 7);
 
     let bob = audit.query(query_of(BOB)).await;
     assert_eq!(seqs(&bob.events), [7, 6]);
@@ -519,6 +529,65 @@ async fn a_deleted_row_is_named_missing(backend: Backend) {
     audit.stop().await;
 }
 
+async fn a_rewritten_row_breaks_the_link_and_is_named_reordered(backend: Backend) {
+    use pmd_db::sea_orm::Statement;
+    use prost::Message;
+    use sha2::Digest;
+
+    let audit = Audit::start(backend).await;
+    audit.record(events(ALICE, 5)).await;
+    audit.drop_protection().await;
+    // A careful forger rewrites seq 3 so that it is consistent in itself (columns, body and
+    // hash agree); only the link from seq 4 gives it away.
+    let db = Database::connect(
+        &audit.db_url,
+        pmd_audit::SCHEMA,
+        PoolSize { max: 1, min: 1 },
+    )
+    .await
+    .unwrap();
+    let row = db
+        .conn()
+        .query_one_raw(Statement::from_string(
+            db.db_backend(),
+            "SELECT body FROM audit_events WHERE seq = 3",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let body: Vec<u8> = row.try_get_by_index(0).unwrap();
+    let mut forged = AuditEvent::decode(body.as_slice()).unwrap();
+    forged.outcome = Outcome::Denied as i32;
+    forged.hash.clear();
+    let mut digest = sha2::Sha256::new();
+    digest.update(&forged.prev_hash);
+    digest.update(forged.encode_to_vec());
+    forged.hash = digest.finalize().to_vec();
+    let sql = match backend {
+        Backend::Postgres => {
+            "UPDATE audit_events SET body = $1, hash = $2, outcome = $3 WHERE seq = 3"
+        }
+        Backend::Sqlite => "UPDATE audit_events SET body = ?, hash = ?, outcome = ? WHERE seq = 3",
+    };
+    db.conn()
+        .execute_raw(Statement::from_sql_and_values(
+            db.db_backend(),
+            sql,
+            [
+                forged.encode_to_vec().into(),
+                forged.hash.clone().into(),
+                (Outcome::Denied as i16).into(),
+            ],
+        ))
+        .await
+        .unwrap();
+    db.close().await;
+    let verified = audit.verify().await;
+    assert_eq!(problem(&verified), (4, ProblemKind::Reordered));
+    assert_eq!(verified.checked, 3);
+    audit.stop().await;
+}
+
 async fn a_truncated_tail_after_a_checkpoint_is_named_truncated(backend: Backend) {
     let audit = Audit::start(backend).await;
     audit.record(events(ALICE, 10)).await;
@@ -551,8 +620,8 @@ async fn follow_from_one_streams_stored_events_then_new_ones(backend: Backend) {
     for expected in 1..=5 {
         assert_eq!(next_event(&mut stream).await.seq, expected);
     }
-    let started = Instant::now();
     audit.record(events(ALICE, 3)).await;
+    let started = Instant::now();
     for expected in 6..=8 {
         let event = next_event(&mut stream).await;
         assert_eq!(event.seq, expected);
@@ -654,6 +723,22 @@ async fn the_table_refuses_update_and_delete(backend: Backend) {
     db.close().await;
     assert!(audit.verify().await.ok);
     audit.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_head_is_checkpointed_when_the_service_stops() {
+    let audit = Audit::start(Backend::Sqlite).await;
+    audit.record(events(ALICE, 1)).await;
+    wait_for_checkpoint(&audit.checkpoint_dir(), 1).await;
+    // Within the 5 s pause after that checkpoint: only the stop writes this head.
+    audit.record(events(ALICE, 2)).await;
+    assert!(!audit.checkpoint_dir().join("checkpoint-3.json").exists());
+    let Audit {
+        dir, trigger, task, ..
+    } = audit;
+    trigger.trigger();
+    task.await.unwrap().unwrap();
+    wait_for_checkpoint(&dir.path().join("checkpoints"), 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -74,12 +74,12 @@ pub async fn append(
                 if let Some(&first) = first_of_key.get(&item.key) {
                     repeats.push((index, first));
                     // A later PUT in the same request replaces the earlier one's content.
-                    if item.replace {
-                        if let Some(slot) = items.iter_mut().find(|(i, _)| *i == first) {
-                            let id = slot.1.measurement.id.clone();
-                            slot.1 = item;
-                            slot.1.measurement.id = id;
-                        }
+                    if item.replace
+                        && let Some(slot) = items.iter_mut().find(|(i, _)| *i == first)
+                    {
+                        let id = slot.1.measurement.id.clone();
+                        slot.1 = item;
+                        slot.1.measurement.id = id;
                     }
                 } else {
                     first_of_key.insert(item.key.clone(), index);

@@ -325,3 +325,35 @@ fn malformed_identifier_queries_are_refused() {
         assert_eq!(parse_identifier_query(query), None, "{query}");
     }
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Percent-encodes every byte outside RFC 3986's unreserved set.
+    fn encode(text: &str) -> String {
+        text.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn encoded_identifiers_round_trip(system in "[^|]{1,40}", value in ".{1,40}") {
+            let query = format!("Observation?identifier={}|{}", encode(&system), encode(&value));
+            prop_assert_eq!(parse_identifier_query(&query), Some((system, value)));
+        }
+
+        #[test]
+        fn any_text_parses_or_not_without_panicking(text in ".{0,80}") {
+            let _ = parse_identifier_query(&text);
+        }
+    }
+}

@@ -225,3 +225,62 @@ fn render_does_not_fail_on_odd_input() {
     assert_eq!(out["meta"]["versionId"], "2");
     assert_eq!(out["component"], json!({"a": 1}));
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "[a-zA-Z/\\[\\]0-9-]{0,12}".prop_map(Value::from),
+            prop_oneof![
+                Just("valueQuantity"),
+                Just("component"),
+                Just("extension"),
+                Just(RECEIVED_QUANTITY_URL),
+                Just("8480-6"),
+                Just("code"),
+                Just("coding"),
+                Just("meta"),
+            ]
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let key = prop_oneof![
+                Just("valueQuantity".to_owned()),
+                Just("component".to_owned()),
+                Just("code".to_owned()),
+                Just("coding".to_owned()),
+                Just("system".to_owned()),
+                Just("extension".to_owned()),
+                Just("url".to_owned()),
+                Just("value".to_owned()),
+                Just("meta".to_owned()),
+                "[a-z]{1,6}",
+            ];
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(key, inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn render_never_panics_and_always_sets_id_and_meta(original in any_json()) {
+            let with_value = RenderInput { value: fahrenheit(), ..bp_input() };
+            for input in [bp_input(), with_value] {
+                let out = render_observation(&original, &input);
+                prop_assert_eq!(&out["id"], "0190f1c2-aaaa-7bbb-8ccc-000000000001");
+                prop_assert_eq!(&out["meta"]["versionId"], "2");
+                let again = render_observation(&out, &input);
+                prop_assert_eq!(again, out);
+            }
+        }
+    }
+}
