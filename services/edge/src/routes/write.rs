@@ -140,15 +140,11 @@ pub async fn bundle(
 ) -> Result<Response, ApiError> {
     require_write(&principal)?;
     require_json(&headers)?;
-    let document = parse_json(&body)?;
-    let incoming = pmd_fhir::parse_bundle(&document).map_err(|issues| {
-        ApiError(ServiceError::with_issues(
-            ErrorCode::BadRequest,
-            "not a batch or transaction Bundle",
-            issues,
-        ))
-    })?;
-    if incoming.entries.len() > MAX_ENTRIES {
+    let (transaction, items) = match fast_entries(&body) {
+        Some(parsed) => parsed,
+        None => checked_entries(&body)?,
+    };
+    if items.len() > MAX_ENTRIES {
         return Err(ApiError(ServiceError::with_issues(
             ErrorCode::PayloadTooLarge,
             "too many entries",
@@ -157,33 +153,13 @@ pub async fn bundle(
                     "too-costly",
                     format!(
                         "a Bundle may hold at most {MAX_ENTRIES} entries; this one holds {}",
-                        incoming.entries.len()
+                        items.len()
                     ),
                 )
                 .at("Bundle.entry"),
             ],
         )));
     }
-    let transaction = incoming.kind == BundleKind::Transaction;
-    let items: Vec<pb::SubmitItem> = incoming
-        .entries
-        .iter()
-        .map(|entry| pb::SubmitItem {
-            full_url: entry.full_url.clone().unwrap_or_default(),
-            method: match entry.method.as_deref() {
-                Some("POST") => Method::Post as i32,
-                Some("PUT") => Method::Put as i32,
-                _ => Method::Unspecified as i32,
-            },
-            request_url: entry.url.clone().unwrap_or_default(),
-            if_none_exist: entry.if_none_exist.clone().unwrap_or_default(),
-            resource_json: entry
-                .resource
-                .as_ref()
-                .and_then(|r| serde_json::to_vec(r).ok())
-                .unwrap_or_default(),
-        })
-        .collect();
     let response = submit(
         &state,
         &principal,
@@ -209,6 +185,107 @@ pub async fn bundle(
         pmd_fhir::batch_response(entries)
     };
     Ok(fhir_response(StatusCode::OK, &body, None))
+}
+
+fn method(method: Option<&str>) -> i32 {
+    match method {
+        Some("POST") => Method::Post as i32,
+        Some("PUT") => Method::Put as i32,
+        _ => Method::Unspecified as i32,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RawBundle<'a> {
+    #[serde(rename = "resourceType")]
+    resource_type: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(borrow)]
+    entry: Vec<RawEntry<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawEntry<'a> {
+    #[serde(rename = "fullUrl")]
+    full_url: Option<String>,
+    request: Option<RawRequest>,
+    #[serde(borrow)]
+    resource: Option<&'a serde_json::value::RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawRequest {
+    method: Option<String>,
+    url: Option<String>,
+    #[serde(rename = "ifNoneExist")]
+    if_none_exist: Option<String>,
+}
+
+/// The common case, fast: a well-formed batch or transaction Bundle, each resource handed on
+/// as the bytes it arrived as (no parse into a tree and back). `None` for anything unusual;
+/// [`checked_entries`] then explains what is wrong.
+fn fast_entries(body: &[u8]) -> Option<(bool, Vec<pb::SubmitItem>)> {
+    let bundle: RawBundle = serde_json::from_slice(body).ok()?;
+    if bundle.resource_type != "Bundle" {
+        return None;
+    }
+    let transaction = match bundle.kind.as_str() {
+        "batch" => false,
+        "transaction" => true,
+        _ => return None,
+    };
+    let items = bundle
+        .entry
+        .into_iter()
+        .map(|entry| {
+            let request = entry.request.unwrap_or(RawRequest {
+                method: None,
+                url: None,
+                if_none_exist: None,
+            });
+            pb::SubmitItem {
+                full_url: entry.full_url.unwrap_or_default(),
+                method: method(request.method.as_deref()),
+                request_url: request.url.unwrap_or_default(),
+                if_none_exist: request.if_none_exist.unwrap_or_default(),
+                resource_json: entry
+                    .resource
+                    .map(|raw| raw.get().as_bytes().to_vec())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    Some((transaction, items))
+}
+
+/// The general case: parse the document, report Bundle-level problems, keep every entry.
+fn checked_entries(body: &[u8]) -> Result<(bool, Vec<pb::SubmitItem>), ApiError> {
+    let document = parse_json(body)?;
+    let incoming = pmd_fhir::parse_bundle(&document).map_err(|issues| {
+        ApiError(ServiceError::with_issues(
+            ErrorCode::BadRequest,
+            "not a batch or transaction Bundle",
+            issues,
+        ))
+    })?;
+    let transaction = incoming.kind == BundleKind::Transaction;
+    let items = incoming
+        .entries
+        .iter()
+        .map(|entry| pb::SubmitItem {
+            full_url: entry.full_url.clone().unwrap_or_default(),
+            method: method(entry.method.as_deref()),
+            request_url: entry.url.clone().unwrap_or_default(),
+            if_none_exist: entry.if_none_exist.clone().unwrap_or_default(),
+            resource_json: entry
+                .resource
+                .as_ref()
+                .and_then(|r| serde_json::to_vec(r).ok())
+                .unwrap_or_default(),
+        })
+        .collect();
+    Ok((transaction, items))
 }
 
 /// Every failed entry of a transaction, by index and fullUrl, in one OperationOutcome.
