@@ -752,3 +752,61 @@ async fn grpc_submit_gives_internal_callers_the_same_results() {
     assert_eq!(again.results[0].id, response.results[0].id);
     mesh.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn every_write_batch_reaches_the_audit_log_one_event_per_patient_with_counts_per_code() {
+    use pmd_proto::audit::v1::{Action, Outcome, QueryRequest};
+    use pmd_proto::common::v1::{ActorKind, Identifier};
+    let mesh = spawn_mesh().await.unwrap();
+    let other_patient = pmd_domain::synthetic_fnr(8);
+    let mut second = heart_rate("a2", 80.0);
+    second["subject"]["identifier"]["value"] = json!(other_patient);
+    let request = bundle(
+        "batch",
+        vec![
+            entry("urn:uuid:1", heart_rate("a1", 70.0)),
+            entry("urn:uuid:2", blood_pressure(130.0, 80.0)),
+            entry("urn:uuid:3", second),
+        ],
+    );
+    let (status, _) = post(&mesh, "/fhir", &source_token(&mesh), &request).await;
+    assert_eq!(status, 200);
+    let service = mesh.token(&TokenRequest::service("test"));
+    for (who, expected) in [(patient(), vec![("85354-9", 1), ("8867-4", 1)]), (other_patient, vec![("8867-4", 1)])] {
+        let query = QueryRequest {
+            patient: Some(Identifier {
+                system: "urn:oid:2.16.578.1.12.4.1.4.1".into(),
+                value: who.clone(),
+            }),
+            ..QueryRequest::default()
+        };
+        let mut events = Vec::new();
+        for _ in 0..100 {
+            events = mesh
+                .audit()
+                .query(pmd_testkit::with_token(query.clone(), &service))
+                .await
+                .unwrap()
+                .into_inner()
+                .events;
+            if !events.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(events.len(), 1, "one event per patient per batch");
+        let event = &events[0];
+        assert_eq!(event.action, Action::Create as i32);
+        assert_eq!(event.outcome, Outcome::Success as i32);
+        let actor = event.actor.as_ref().unwrap();
+        assert_eq!(actor.kind, ActorKind::System as i32);
+        assert_eq!(actor.org_parent, SOURCE);
+        let mut counts: Vec<(String, i64)> =
+            event.entities.iter().map(|e| (e.code.clone(), e.count)).collect();
+        counts.sort();
+        let expected: Vec<(String, i64)> =
+            expected.into_iter().map(|(c, n)| (c.to_owned(), n)).collect();
+        assert_eq!(counts, expected);
+    }
+    mesh.stop().await.unwrap();
+}
