@@ -50,6 +50,7 @@ fn environment_configures_a_service_and_flags_override_it() {
             ("PMD_AUDIT_URL", "http://wrong:1"),
             ("PMD_TOKEN_ISSUER", "https://helseid-sts.nhn.no"),
             ("PMD_JWKS_URL", "http://jwks.internal/keys"),
+            ("PMD_CACHE_SECRET", "a-test-deployment-secret-of-32-chars"),
         ],
     );
     config.validate(true).unwrap();
@@ -82,6 +83,7 @@ async fn a_production_configuration_refuses_dev_tokens() {
             "--admin-addr=127.0.0.1:0",
             "--consent-url=http://127.0.0.1:9",
             "--audit-url=http://127.0.0.1:9",
+            "--cache-secret=a-test-deployment-secret-of-32-chars",
             "--token-issuer",
             pmd_auth::DEV_ISSUER,
             "--jwks-file",

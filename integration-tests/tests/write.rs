@@ -772,7 +772,10 @@ async fn every_write_batch_reaches_the_audit_log_one_event_per_patient_with_coun
     let (status, _) = post(&mesh, "/fhir", &source_token(&mesh), &request).await;
     assert_eq!(status, 200);
     let service = mesh.token(&TokenRequest::service("test"));
-    for (who, expected) in [(patient(), vec![("85354-9", 1), ("8867-4", 1)]), (other_patient, vec![("8867-4", 1)])] {
+    for (who, expected) in [
+        (patient(), vec![("85354-9", 1), ("8867-4", 1)]),
+        (other_patient, vec![("8867-4", 1)]),
+    ] {
         let query = QueryRequest {
             patient: Some(Identifier {
                 system: "urn:oid:2.16.578.1.12.4.1.4.1".into(),
@@ -801,11 +804,16 @@ async fn every_write_batch_reaches_the_audit_log_one_event_per_patient_with_coun
         let actor = event.actor.as_ref().unwrap();
         assert_eq!(actor.kind, ActorKind::System as i32);
         assert_eq!(actor.org_parent, SOURCE);
-        let mut counts: Vec<(String, i64)> =
-            event.entities.iter().map(|e| (e.code.clone(), e.count)).collect();
+        let mut counts: Vec<(String, i64)> = event
+            .entities
+            .iter()
+            .map(|e| (e.code.clone(), e.count))
+            .collect();
         counts.sort();
-        let expected: Vec<(String, i64)> =
-            expected.into_iter().map(|(c, n)| (c.to_owned(), n)).collect();
+        let expected: Vec<(String, i64)> = expected
+            .into_iter()
+            .map(|(c, n)| (c.to_owned(), n))
+            .collect();
         assert_eq!(counts, expected);
     }
     mesh.stop().await.unwrap();

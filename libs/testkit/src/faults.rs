@@ -79,6 +79,7 @@ async fn free_port() -> anyhow::Result<u16> {
 #[derive(Clone)]
 pub struct FaultProxy {
     addr: SocketAddr,
+    target: Arc<std::sync::Mutex<Option<SocketAddr>>>,
     delay_ms: Arc<AtomicU64>,
     down: Arc<AtomicBool>,
     generation: Arc<AtomicU64>,
@@ -86,9 +87,18 @@ pub struct FaultProxy {
 
 impl FaultProxy {
     pub async fn start(target: SocketAddr) -> anyhow::Result<Self> {
+        let proxy = Self::start_deferred().await?;
+        proxy.set_target(target);
+        Ok(proxy)
+    }
+
+    /// A proxy whose target is set later (for a server that starts after the proxy's
+    /// address must be known); connections before that are closed at once.
+    pub async fn start_deferred() -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let proxy = Self {
             addr: listener.local_addr()?,
+            target: Arc::new(std::sync::Mutex::new(None)),
             delay_ms: Arc::new(AtomicU64::new(0)),
             down: Arc::new(AtomicBool::new(false)),
             generation: Arc::new(AtomicU64::new(0)),
@@ -96,10 +106,11 @@ impl FaultProxy {
         let state = proxy.clone();
         tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
-                if state.down.load(Ordering::SeqCst) {
+                let target = state.target.lock().ok().and_then(|t| *t);
+                let Some(target) = target.filter(|_| !state.down.load(Ordering::SeqCst)) else {
                     drop(inbound);
                     continue;
-                }
+                };
                 let state = state.clone();
                 tokio::spawn(async move {
                     if let Ok(outbound) = TcpStream::connect(target).await {
@@ -109,6 +120,17 @@ impl FaultProxy {
             }
         });
         Ok(proxy)
+    }
+
+    pub fn set_target(&self, target: SocketAddr) {
+        if let Ok(mut slot) = self.target.lock() {
+            *slot = Some(target);
+        }
+    }
+
+    /// `http://` URL of the proxy (for gRPC clients).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {

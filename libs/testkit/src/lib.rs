@@ -9,5 +9,7 @@ mod mesh;
 mod servers;
 
 pub use faults::{FaultProxy, OwnRedis};
-pub use mesh::{Backend, TestMesh, spawn_mesh, spawn_mesh_on, with_token};
+pub use mesh::{
+    Backend, MeshOptions, TestMesh, spawn_mesh, spawn_mesh_on, spawn_mesh_with, with_token,
+};
 pub use servers::{TestDatabase, fresh_database, postgres_admin_url, redis_ping, redis_url};

@@ -38,14 +38,36 @@ pub async fn spawn_mesh() -> anyhow::Result<TestMesh> {
     spawn_mesh_on(Backend::Postgres).await
 }
 
+/// How a test wants its mesh.
+#[derive(Debug, Clone, Default)]
+pub struct MeshOptions {
+    /// Redis for the decision cache instead of the shared test Redis (a test's own
+    /// `OwnRedis`, or a `FaultProxy` in front of it). Only with `Backend::Postgres`.
+    pub redis_url: Option<String>,
+    /// Where storage reaches audit (a `FaultProxy` that the test can cut).
+    pub storage_audit_url: Option<String>,
+}
+
 /// The mesh on the chosen backend.
 pub async fn spawn_mesh_on(backend: Backend) -> anyhow::Result<TestMesh> {
+    spawn_mesh_with(backend, MeshOptions::default()).await
+}
+
+/// The mesh on the chosen backend with test-specific wiring.
+pub async fn spawn_mesh_with(backend: Backend, options: MeshOptions) -> anyhow::Result<TestMesh> {
+    telemetry();
     let data_dir = tempfile::tempdir()?;
     let issuer = DevIssuer::load_or_create(data_dir.path())?;
     let verifier =
         pmd_auth::Verifier::new(pmd_auth::VerifierConfig::new(vec![issuer.trusted_issuer()]));
     let (database, redis) = match backend {
-        Backend::Postgres => (Some(fresh_database().await?), Some(redis_url().await?)),
+        Backend::Postgres => {
+            let redis = match &options.redis_url {
+                Some(url) => url.clone(),
+                None => redis_url().await?,
+            };
+            (Some(fresh_database().await?), Some(redis))
+        }
         Backend::Sqlite => (None, None),
     };
     let config = MeshConfig {
@@ -56,6 +78,8 @@ pub async fn spawn_mesh_on(backend: Backend) -> anyhow::Result<TestMesh> {
         bind_host: "127.0.0.1".into(),
         allow_synthetic_ids: true,
         export_hmac_key: pmd_config::Secret::new("test-export-key-0123456789abcdef0123456789"),
+        cache_secret: pmd_config::Secret::new("test-cache-secret-0123456789abcdef012345678"),
+        storage_audit_url: options.storage_audit_url.clone(),
         request_timeout_secs: 10,
         drain_timeout_secs: 2,
         dev_issuer: Some(issuer.clone()),
@@ -70,6 +94,19 @@ pub async fn spawn_mesh_on(backend: Backend) -> anyhow::Result<TestMesh> {
         http: reqwest::Client::new(),
         mesh,
     })
+}
+
+/// Telemetry as in production (trace ids on every span, so audit events carry them), logging
+/// only warnings; once per test process and kept for its lifetime.
+fn telemetry() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let mut config = pmd_telemetry::TelemetryConfig::new("pmd-test");
+        config.log_filter = "warn".into();
+        if let Ok(guard) = pmd_telemetry::init(config) {
+            std::mem::forget(guard);
+        }
+    });
 }
 
 fn channel(addr: std::net::SocketAddr) -> Channel {
@@ -142,6 +179,16 @@ impl TestMesh {
         let count = row.try_get_by_index::<i64>(0)?;
         db.close().await;
         Ok(count)
+    }
+
+    /// Start one more storage replica on the same database and cache; its gRPC address.
+    pub async fn spawn_storage_replica(&mut self) -> anyhow::Result<std::net::SocketAddr> {
+        Ok(self.mesh.spawn_storage_replica().await?)
+    }
+
+    /// A storage client for a replica's address.
+    pub fn storage_at(&self, addr: std::net::SocketAddr) -> StorageServiceClient<Channel> {
+        StorageServiceClient::new(channel(addr))
     }
 
     /// Stop every service gracefully.

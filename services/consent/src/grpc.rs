@@ -1,14 +1,19 @@
-//! The `ConsentService` gRPC surface. Check, CreateBlock, RevokeBlock and ListBlocks arrive
-//! with the read-path issue; until then they answer UNIMPLEMENTED, after authentication.
+//! The `ConsentService` gRPC surface: who may call what, then hand over to the modules that
+//! do the work.
+//!
+//! | call | who |
+//! | --- | --- |
+//! | `Check` | `pmd:internal` (storage, passing the reader as `actor`) |
+//! | `CreateBlock`, `ListBlocks` | the citizen for their own id, or `pmd:internal` |
+//! | `RevokeBlock` | the citizen whose block it is, or `pmd:internal` |
 
-use pmd_error::ServiceError;
+use pmd_auth::principal_from_request;
 use pmd_proto::consent::v1::{self as pb, consent_service_server::ConsentService};
 use tonic::{Request, Response, Status};
 
-use crate::State;
+use crate::{State, blocks, check};
 
 pub struct Grpc {
-    #[allow(dead_code)] // used by the RPCs the read path adds
     pub(crate) state: State,
 }
 
@@ -16,29 +21,37 @@ pub struct Grpc {
 impl ConsentService for Grpc {
     async fn check(
         &self,
-        _request: Request<pb::CheckRequest>,
+        request: Request<pb::CheckRequest>,
     ) -> Result<Response<pb::CheckResponse>, Status> {
-        Err(ServiceError::unimplemented("consent check").into())
+        let principal = principal_from_request(&request)?.clone();
+        let response = check::check(&self.state, &principal, request.into_inner()).await?;
+        Ok(Response::new(response))
     }
 
     async fn create_block(
         &self,
-        _request: Request<pb::CreateBlockRequest>,
+        request: Request<pb::CreateBlockRequest>,
     ) -> Result<Response<pb::Block>, Status> {
-        Err(ServiceError::unimplemented("consent create block").into())
+        let principal = principal_from_request(&request)?.clone();
+        let block = blocks::create(&self.state, &principal, request.into_inner()).await?;
+        Ok(Response::new(block))
     }
 
     async fn revoke_block(
         &self,
-        _request: Request<pb::RevokeBlockRequest>,
+        request: Request<pb::RevokeBlockRequest>,
     ) -> Result<Response<pb::Block>, Status> {
-        Err(ServiceError::unimplemented("consent revoke block").into())
+        let principal = principal_from_request(&request)?.clone();
+        let block = blocks::revoke(&self.state, &principal, request.into_inner()).await?;
+        Ok(Response::new(block))
     }
 
     async fn list_blocks(
         &self,
-        _request: Request<pb::ListBlocksRequest>,
+        request: Request<pb::ListBlocksRequest>,
     ) -> Result<Response<pb::ListBlocksResponse>, Status> {
-        Err(ServiceError::unimplemented("consent list blocks").into())
+        let principal = principal_from_request(&request)?.clone();
+        let response = blocks::list(&self.state, &principal, request.into_inner()).await?;
+        Ok(Response::new(response))
     }
 }

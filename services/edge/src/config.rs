@@ -25,6 +25,10 @@ pub struct EdgeConfig {
     /// gRPC URL of the statistics service.
     #[arg(long)]
     pub statistics_url: Option<String>,
+    /// The base URL clients reach the edge at (e.g. `https://pmd.example.no`), for the
+    /// `self` and `next` links of search results; default: from the `Host` header.
+    #[arg(long)]
+    pub public_base_url: Option<String>,
     /// Largest accepted request body in bytes.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub max_body_bytes: usize,

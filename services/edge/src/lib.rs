@@ -2,10 +2,12 @@
 //! nothing durable.
 
 mod config;
+pub mod consent_fhir;
 mod error;
 mod openapi;
 mod render;
 pub mod routes;
+pub mod search;
 mod upstream;
 
 use std::net::SocketAddr;
@@ -23,6 +25,10 @@ pub use upstream::{Upstream, Upstreams};
 pub struct AppState {
     pub verifier: pmd_auth::Verifier,
     pub upstreams: Upstreams,
+    /// Which national ids are accepted in search parameters and Consents.
+    pub ids: pmd_domain::IdPolicy,
+    /// The external base URL for links, when configured (else taken from `Host`).
+    pub public_base_url: Option<String>,
 }
 
 /// The edge, bound and ready to serve.
@@ -45,6 +51,11 @@ pub async fn build(
     let state = AppState {
         verifier,
         upstreams,
+        ids: pmd_domain::IdPolicy {
+            allow_synthetic: config.common.allow_synthetic_ids,
+            ..pmd_domain::IdPolicy::default()
+        },
+        public_base_url: config.public_base_url.clone(),
     };
     let router = routes::router(
         state,

@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use crate::routes::{fhir, ops, statistics, write};
+use crate::routes::{consent, fhir, ops, read, statistics, write};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,9 +14,9 @@ use crate::routes::{fhir, ops, statistics, write};
     ),
     paths(
         ops::healthz, ops::readyz,
-        write::bundle, write::create_observation, fhir::search_get, fhir::search_post,
-        fhir::lastn, fhir::read_observation, fhir::audit_events,
-        fhir::create_consent, fhir::list_consents, fhir::delete_consent,
+        write::bundle, write::create_observation, read::search_get, read::search_post,
+        read::lastn_get, read::lastn_post, read::read_observation, fhir::audit_events,
+        consent::create, consent::list, consent::delete,
         statistics::usage, statistics::adoption, statistics::export,
     ),
     modifiers(&BearerAuth),

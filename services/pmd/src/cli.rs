@@ -33,6 +33,8 @@ pub enum Command {
 pub enum BenchCommand {
     /// Batch Bundles through the REST edge into PostgreSQL: measurements/s and batch latency.
     Ingest(crate::bench::IngestArgs),
+    /// Consent-checked, audited searches through the REST edge: searches/s and latency.
+    Read(crate::bench_read::ReadArgs),
 }
 
 #[derive(Args, Debug, Clone)]

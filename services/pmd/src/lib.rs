@@ -2,6 +2,7 @@
 //! tokens), `pmd jwks`. The [`mesh`] module is also what the integration tests start.
 
 pub mod bench;
+pub mod bench_read;
 pub mod cli;
 pub mod mesh;
 pub mod seed;

@@ -39,6 +39,14 @@ async fn main() -> anyhow::Result<()> {
             telemetry.shutdown();
             result
         }
+        Command::Bench(BenchCommand::Read(args)) => {
+            let mut config = pmd_telemetry::TelemetryConfig::new("pmd-bench");
+            config.log_filter = "warn".into();
+            let telemetry = pmd_telemetry::init(config)?;
+            let result = pmd::bench_read::read(&cli.data_dir, args).await;
+            telemetry.shutdown();
+            result
+        }
         Command::Jwks => {
             let jwks = pmd::token::jwks(&cli.data_dir)?;
             let mut out = std::io::stdout().lock();

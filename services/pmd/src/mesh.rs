@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pmd_config::Secret;
+use pmd_consent_cache::DecisionCache;
 use pmd_server::{
     Context, GrpcApp, ServiceCredentials, ShutdownSignal, ShutdownTrigger, StartError,
     shutdown_channel,
@@ -31,6 +32,10 @@ pub struct MeshConfig {
     pub bind_host: String,
     pub allow_synthetic_ids: bool,
     pub export_hmac_key: Secret,
+    /// Deployment secret for decision-cache keys and search cursors (≥ 32 characters).
+    pub cache_secret: Secret,
+    /// Where storage reaches audit, when not audit itself (a fault-injecting proxy in tests).
+    pub storage_audit_url: Option<String>,
     pub request_timeout_secs: u64,
     pub drain_timeout_secs: u64,
     /// Mints each service's own token (scope `pmd:internal`); `None` = no service
@@ -72,6 +77,10 @@ pub struct Mesh {
     pub addrs: MeshAddrs,
     trigger: ShutdownTrigger,
     tasks: JoinSet<Result<(), StartError>>,
+    /// How storage was started, so tests can add replicas of it.
+    storage_args: Vec<String>,
+    storage_context: Context,
+    cache: Option<DecisionCache>,
 }
 
 fn url(addr: SocketAddr) -> String {
@@ -138,6 +147,15 @@ impl Mesh {
             if let Some(redis) = &config.redis_url {
                 args.push(format!("--redis-url={redis}"));
             }
+            args.push(format!("--cache-secret={}", config.cache_secret.expose()));
+        };
+        // One in-process decision cache shared by consent and storage when there is no Redis.
+        let shared_cache = match &config.redis_url {
+            None => Some(DecisionCache::in_process(
+                config.cache_secret.expose().as_bytes(),
+                Duration::from_secs(300),
+            )),
+            Some(_) => None,
         };
 
         let (trigger, signal) = shutdown_channel();
@@ -161,15 +179,43 @@ impl Mesh {
         args.push(format!("--database-url={}", db_url("consent")));
         args.push(format!("--audit-url={}", url(audit)));
         redis(&mut args);
-        let consent = pmd_consent::build(service_config(args)?, context("consent")).await?;
+        let consent = match &shared_cache {
+            Some(cache) => {
+                pmd_consent::build_with_cache(
+                    service_config(args)?,
+                    context("consent"),
+                    cache.clone(),
+                )
+                .await?
+            }
+            None => pmd_consent::build(service_config(args)?, context("consent")).await?,
+        };
         let consent = spawn(&mut tasks, consent, signal.clone());
 
         let mut args = listen("storage");
         args.push(format!("--database-url={}", db_url("storage")));
         args.push(format!("--consent-url={}", url(consent)));
-        args.push(format!("--audit-url={}", url(audit)));
+        args.push(format!(
+            "--audit-url={}",
+            config
+                .storage_audit_url
+                .clone()
+                .unwrap_or_else(|| url(audit))
+        ));
         redis(&mut args);
-        let storage = pmd_storage::build(service_config(args)?, context("storage")).await?;
+        let storage_args = args.clone();
+        let storage_context = context("storage");
+        let storage = match &shared_cache {
+            Some(cache) => {
+                pmd_storage::build_with_cache(
+                    service_config(args)?,
+                    storage_context.clone(),
+                    cache.clone(),
+                )
+                .await?
+            }
+            None => pmd_storage::build(service_config(args)?, storage_context.clone()).await?,
+        };
         let storage = spawn(&mut tasks, storage, signal.clone());
 
         let mut args = listen("ingestion");
@@ -213,7 +259,27 @@ impl Mesh {
             },
             trigger,
             tasks,
+            storage_args,
+            storage_context,
+            cache: shared_cache,
         })
+    }
+
+    /// Start one more storage replica (same database, cache and peers, new ports); returns
+    /// its gRPC address. It stops with the mesh.
+    pub async fn spawn_storage_replica(&mut self) -> Result<SocketAddr, StartError> {
+        let config: pmd_storage::StorageConfig = service_config(self.storage_args.clone())?;
+        let app = match &self.cache {
+            Some(cache) => {
+                pmd_storage::build_with_cache(config, self.storage_context.clone(), cache.clone())
+                    .await?
+            }
+            None => pmd_storage::build(config, self.storage_context.clone()).await?,
+        };
+        let addr = app.grpc_addr();
+        self.tasks
+            .spawn(app.run_until_stopped(self.trigger.signal()));
+        Ok(addr)
     }
 
     /// Wait until every gRPC service reports SERVING over `grpc.health.v1`, or fail after

@@ -60,7 +60,9 @@ pub async fn run(data_dir: &Path, args: UpArgs) -> anyhow::Result<()> {
         http_addr: format!("{}:{}", args.http_host, args.http_port),
         bind_host: "127.0.0.1".into(),
         allow_synthetic_ids: true,
-        export_hmac_key: export_key(data_dir)?,
+        export_hmac_key: secret_file(data_dir, "statistics-export.key")?,
+        cache_secret: secret_file(data_dir, "cache-secret.key")?,
+        storage_audit_url: None,
         request_timeout_secs: 10,
         drain_timeout_secs: 5,
         dev_issuer: dev_issuer.clone(),
@@ -98,9 +100,9 @@ pub async fn run(data_dir: &Path, args: UpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The statistics export key, generated into the data dir on first start (mode 0600).
-fn export_key(data_dir: &Path) -> anyhow::Result<Secret> {
-    let path = data_dir.join("statistics-export.key");
+/// A secret kept in the data dir, generated on first start (mode 0600).
+fn secret_file(data_dir: &Path, name: &str) -> anyhow::Result<Secret> {
+    let path = data_dir.join(name);
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let key = existing.trim().to_owned();
         if key.len() >= 32 {

@@ -25,6 +25,13 @@ pub struct StorageConfig {
     /// gRPC URL of the audit service.
     #[arg(long)]
     pub audit_url: Option<String>,
+    /// Deployment secret (at least 32 characters) for the decision-cache keys and sealed
+    /// search cursors; the same value on consent and every storage replica.
+    #[arg(long, value_name = "SECRET")]
+    pub cache_secret: Option<pmd_config::Secret>,
+    /// How long a cached consent decision may be served, counted from its write.
+    #[arg(long, default_value_t = 300)]
+    pub cache_ttl_secs: u64,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -45,7 +52,32 @@ impl StorageConfig {
             Some(url) => check_http_url(&mut problems, "audit-url", url),
             None => problems.push("--audit-url is required"),
         }
+        match &self.cache_secret {
+            None => problems.push("--cache-secret is required (the same value as consent's)"),
+            Some(secret) => problems.check(
+                secret.expose().len() < 32,
+                "--cache-secret must be at least 32 characters",
+            ),
+        }
+        problems.check(
+            self.cache_ttl_secs == 0,
+            "--cache-ttl-secs must be positive",
+        );
         self.common.validate(&mut problems, needs_issuer);
         problems.into_result()
+    }
+}
+
+impl StorageConfig {
+    /// The deployment secret (validated to be present).
+    pub fn secret(&self) -> &str {
+        self.cache_secret
+            .as_ref()
+            .map(|s| s.expose())
+            .unwrap_or_default()
+    }
+
+    pub fn cache_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.cache_ttl_secs)
     }
 }

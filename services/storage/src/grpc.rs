@@ -1,7 +1,5 @@
-//! The `StorageService` gRPC surface. Query, Latest and Get arrive with the read-path issue;
-//! until then they answer UNIMPLEMENTED, after authentication.
+//! The `StorageService` gRPC surface.
 
-use pmd_error::ServiceError;
 use pmd_proto::storage::v1::{self as pb, storage_service_server::StorageService};
 use tonic::{Request, Response, Status};
 
@@ -28,22 +26,48 @@ impl StorageService for Grpc {
 
     async fn query(
         &self,
-        _request: Request<pb::QueryRequest>,
+        request: Request<pb::QueryRequest>,
     ) -> Result<Response<pb::QueryResponse>, Status> {
-        Err(ServiceError::unimplemented("storage query").into())
+        let principal = pmd_auth::principal_from_request(&request)?.clone();
+        let state = &self.state;
+        let response = crate::read::query(
+            &state.db,
+            &state.gate,
+            &state.cursor_key,
+            &principal,
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     async fn latest(
         &self,
-        _request: Request<pb::LatestRequest>,
+        request: Request<pb::LatestRequest>,
     ) -> Result<Response<pb::LatestResponse>, Status> {
-        Err(ServiceError::unimplemented("storage latest").into())
+        let principal = pmd_auth::principal_from_request(&request)?.clone();
+        let response = crate::read::latest(
+            &self.state.db,
+            &self.state.gate,
+            &principal,
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     async fn get(
         &self,
-        _request: Request<pb::GetRequest>,
+        request: Request<pb::GetRequest>,
     ) -> Result<Response<pb::GetResponse>, Status> {
-        Err(ServiceError::unimplemented("storage get").into())
+        let principal = pmd_auth::principal_from_request(&request)?.clone();
+        let response = crate::read::get(
+            &self.state.db,
+            &self.state.gate,
+            &principal,
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 }

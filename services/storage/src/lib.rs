@@ -6,16 +6,18 @@ mod config;
 mod grpc;
 mod migrations;
 mod partitions;
+mod read;
 mod relay;
 
 pub use config::StorageConfig;
 pub use migrations::MIGRATIONS;
 
+use pmd_consent_cache::DecisionCache;
 use pmd_db::{Database, PoolSize};
 use pmd_proto::audit::v1::audit_service_client::AuditServiceClient;
 use pmd_proto::consent::v1::consent_service_client::ConsentServiceClient;
 use pmd_proto::storage::v1::storage_service_server::StorageServiceServer;
-use pmd_server::{Channel, GrpcApp, GrpcAppParts, Listeners, StartError, connect_lazy};
+use pmd_server::{GrpcApp, GrpcAppParts, Listeners, StartError, connect_lazy};
 use tonic::service::Routes;
 
 /// Fully qualified name reported by `grpc.health.v1`.
@@ -29,16 +31,33 @@ pub(crate) struct State {
     db: Database,
     /// Wakes the outbox relay after a commit that wrote audit events.
     relay_wake: std::sync::Arc<tokio::sync::Notify>,
-    #[allow(dead_code)]
-    consent: ConsentServiceClient<Channel>,
-    #[allow(dead_code)]
-    audit: AuditServiceClient<Channel>,
+    /// Consent decisions and audit records for every read.
+    gate: read::access::Gate,
+    /// Seals the search cursors.
+    cursor_key: read::cursor::CursorKey,
 }
 
-/// Validate the configuration, bind, connect, migrate: a service ready to serve.
+/// Validate the configuration, bind, connect, migrate: a service ready to serve. The
+/// decision cache is Redis when `--redis-url` is given, else none (every read asks consent).
 pub async fn build(
     config: StorageConfig,
     context: pmd_server::Context,
+) -> Result<GrpcApp, StartError> {
+    config.validate(false)?;
+    let cache = match &config.redis_url {
+        Some(url) => DecisionCache::redis(url, config.secret().as_bytes(), config.cache_ttl())
+            .map_err(|e| StartError::Other(format!("consent cache: {e}")))?,
+        None => DecisionCache::disabled(),
+    };
+    build_with_cache(config, context, cache).await
+}
+
+/// [`build`] with a given decision cache (the embedded mode shares one in-process cache
+/// between consent and storage).
+pub async fn build_with_cache(
+    config: StorageConfig,
+    context: pmd_server::Context,
+    cache: DecisionCache,
 ) -> Result<GrpcApp, StartError> {
     config.validate(false)?;
     let listeners = Listeners::bind(&config.grpc_addr, &config.admin_addr).await?;
@@ -59,8 +78,13 @@ pub async fn build(
     let state = State {
         db: db.clone(),
         relay_wake: relay_wake.clone(),
-        consent,
-        audit: audit.clone(),
+        gate: read::access::Gate {
+            cache,
+            consent,
+            audit: audit.clone(),
+            credentials: context.credentials.clone(),
+        },
+        cursor_key: read::cursor::CursorKey::derive(config.secret().as_bytes()),
     };
     let routes = Routes::new(StorageServiceServer::new(grpc::Grpc { state }));
     let mut app = GrpcApp::new(GrpcAppParts {

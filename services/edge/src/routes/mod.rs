@@ -1,7 +1,9 @@
 //! The edge's router and its one tower stack.
 
+pub mod consent;
 pub mod fhir;
 pub mod ops;
+pub mod read;
 pub mod statistics;
 pub mod write;
 
@@ -37,17 +39,17 @@ pub fn router(
         .route("/fhir", post(write::bundle))
         .route(
             "/fhir/Observation",
-            get(fhir::search_get).post(write::create_observation),
+            get(read::search_get).post(write::create_observation),
         )
-        .route("/fhir/Observation/_search", post(fhir::search_post))
-        .route("/fhir/Observation/$lastn", get(fhir::lastn))
-        .route("/fhir/Observation/{id}", get(fhir::read_observation))
-        .route("/fhir/AuditEvent", get(fhir::audit_events))
+        .route("/fhir/Observation/_search", post(read::search_post))
         .route(
-            "/fhir/Consent",
-            get(fhir::list_consents).post(fhir::create_consent),
+            "/fhir/Observation/$lastn",
+            get(read::lastn_get).post(read::lastn_post),
         )
-        .route("/fhir/Consent/{id}", delete(fhir::delete_consent))
+        .route("/fhir/Observation/{id}", get(read::read_observation))
+        .route("/fhir/AuditEvent", get(fhir::audit_events))
+        .route("/fhir/Consent", get(consent::list).post(consent::create))
+        .route("/fhir/Consent/{id}", delete(consent::delete))
         .route("/api/statistics/usage", get(statistics::usage))
         .route("/api/statistics/adoption", get(statistics::adoption))
         .route("/api/statistics/export", get(statistics::export));
