@@ -176,7 +176,16 @@ struct Inner {
     leeway: u64,
     refresh_interval: Duration,
     http: reqwest::Client,
+    /// Tokens already verified (by SHA-256 of the token): a token passes through edge,
+    /// storage, consent and audit, and a signature check is the largest CPU cost of a
+    /// request. An entry is served until the token expires, at most [`VERIFIED_FOR`].
+    verified: std::sync::Mutex<std::collections::HashMap<[u8; 32], (Principal, Instant)>>,
 }
+
+/// How long a verified token is trusted without checking its signature again.
+const VERIFIED_FOR: Duration = Duration::from_secs(300);
+/// Most verified tokens remembered (the map is cleared when full).
+const VERIFIED_MAX: usize = 20_000;
 
 struct IssuerState {
     issuer: String,
@@ -246,6 +255,7 @@ impl Verifier {
                 leeway: config.leeway.as_secs(),
                 refresh_interval: config.refresh_interval,
                 http,
+                verified: std::sync::Mutex::new(std::collections::HashMap::new()),
             }),
         }
     }
@@ -285,7 +295,30 @@ impl Verifier {
 
     /// Verifies `token` (without the `Bearer ` prefix) and returns its principal.
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        use sha2::Digest;
         let token = token.trim();
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let now = Instant::now();
+        if let Ok(verified) = self.inner.verified.lock()
+            && let Some((principal, at)) = verified.get(&digest)
+            && now.duration_since(*at) < VERIFIED_FOR
+            && principal.expires_at + chrono::Duration::seconds(self.inner.leeway as i64)
+                > chrono::Utc::now()
+        {
+            return Ok(principal.clone());
+        }
+        let principal = self.verify_signed(token).await?;
+        if let Ok(mut verified) = self.inner.verified.lock() {
+            if verified.len() >= VERIFIED_MAX {
+                verified.clear();
+            }
+            verified.insert(digest, (principal.clone(), now));
+        }
+        Ok(principal)
+    }
+
+    /// Full verification: signature, algorithm, issuer, audience, times, claims.
+    async fn verify_signed(&self, token: &str) -> Result<Principal, AuthError> {
         if token.is_empty() {
             return Err(AuthError::MissingToken);
         }

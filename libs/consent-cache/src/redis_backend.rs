@@ -347,21 +347,17 @@ impl RedisCache {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(limit))
             .set_response_timeout(None);
-        let mut conn = tokio::time::timeout(
+        let mut conn = bounded(
             limit,
             self.client
                 .get_multiplexed_async_connection_with_config(&config),
         )
-        .await
-        .map_err(|_| CacheError::Timeout(limit))?
-        .map_err(|e| redis_error(&e))?;
-        let info: String = tokio::time::timeout(
+        .await?;
+        let info: String = bounded(
             limit,
             redis::cmd("INFO").arg("server").query_async(&mut conn),
         )
-        .await
-        .map_err(|_| CacheError::Timeout(limit))?
-        .map_err(|e| redis_error(&e))?;
+        .await?;
         let run_id = parse_run_id(&info)
             .ok_or_else(|| CacheError::Redis("INFO server gave no run_id".into()))?;
         let fence = if self.owner {
@@ -389,15 +385,19 @@ impl RedisCache {
         conn: &mut MultiplexedConnection,
         run_id: &str,
     ) -> Result<String, CacheError> {
-        let fenced: Option<String> = self
-            .scripts
-            .begin
-            .key(EPOCH_KEY)
-            .key(FENCE_KEY)
-            .arg(run_id)
-            .invoke_async(conn)
-            .await
-            .map_err(|e| redis_error(&e))?;
+        // Each step of the flush has its own timeout, so a server that hangs midway is given
+        // up on (and reconnected to) rather than waited for.
+        let step = self.timeouts.connect.saturating_mul(5);
+        let fenced: Option<String> = bounded(
+            step,
+            self.scripts
+                .begin
+                .key(EPOCH_KEY)
+                .key(FENCE_KEY)
+                .arg(run_id)
+                .invoke_async(conn),
+        )
+        .await?;
         if let Some(fence) = fenced {
             return Ok(fence);
         }
@@ -408,15 +408,17 @@ impl RedisCache {
         let mut cursor: u64 = 0;
         let mut deleted: i64 = 0;
         loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(FLUSH_BATCH)
-                .query_async(conn)
-                .await
-                .map_err(|e| redis_error(&e))?;
+            let (next, keys): (u64, Vec<String>) = bounded(
+                step,
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(FLUSH_BATCH)
+                    .query_async(conn),
+            )
+            .await?;
             let keys: Vec<String> = keys
                 .into_iter()
                 .filter(|k| k != EPOCH_KEY && k != FENCE_KEY)
@@ -427,11 +429,8 @@ impl RedisCache {
                 for key in &keys {
                     invocation.key(key);
                 }
-                let n: i64 = invocation
-                    .arg(run_id)
-                    .invoke_async(conn)
-                    .await
-                    .map_err(|e| redis_error(&e))?;
+                invocation.arg(run_id);
+                let n: i64 = bounded(step, invocation.invoke_async(conn)).await?;
                 if n < 0 {
                     // Another consent replica finished the flush: adopt its fence.
                     break;
@@ -443,16 +442,17 @@ impl RedisCache {
             }
             cursor = next;
         }
-        let fence: String = self
-            .scripts
-            .finish
-            .key(EPOCH_KEY)
-            .key(FENCE_KEY)
-            .arg(run_id)
-            .arg(uuid::Uuid::new_v4().simple().to_string())
-            .invoke_async(conn)
-            .await
-            .map_err(|e| redis_error(&e))?;
+        let fence: String = bounded(
+            step,
+            self.scripts
+                .finish
+                .key(EPOCH_KEY)
+                .key(FENCE_KEY)
+                .arg(run_id)
+                .arg(uuid::Uuid::new_v4().simple().to_string())
+                .invoke_async(conn),
+        )
+        .await?;
         tracing::info!(deleted, "consent cache flushed and fenced");
         Ok(fence)
     }
@@ -541,17 +541,52 @@ impl RedisCache {
         }
     }
 
+    /// Raise the patient's marker, within the write timeout. A connection found dead is
+    /// replaced and the call tried once more (a restarted Redis should not fail the first
+    /// block after it).
     pub(crate) async fn invalidate(
         self: &Arc<Self>,
         patient: &str,
         new_revision: i64,
     ) -> Result<(), CacheError> {
         let limit = self.timeouts.write;
-        let started = tokio::time::Instant::now();
-        let live = self.live_within(limit).await?;
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut last_error = CacheError::Timeout(limit);
+        for _ in 0..2 {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if remaining.is_zero() {
+                break;
+            }
+            let live = self.live_within(remaining).await?;
+            match self
+                .invalidate_on(&live, patient, new_revision, deadline)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(error) => {
+                    last_error = error;
+                    let replaced = self
+                        .current()
+                        .is_none_or(|current| current.generation != live.generation);
+                    if !replaced {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(last_error)
+    }
+
+    async fn invalidate_on(
+        self: &Arc<Self>,
+        live: &Live,
+        patient: &str,
+        new_revision: i64,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), CacheError> {
         let mut conn = live.conn.clone();
-        let remaining = limit
-            .saturating_sub(started.elapsed())
+        let remaining = deadline
+            .saturating_duration_since(tokio::time::Instant::now())
             .max(Duration::from_millis(1));
         let mut invocation = self.scripts.invalidate.key(self.keys.marker_key(patient));
         invocation
@@ -561,13 +596,24 @@ impl RedisCache {
             .arg(&live.run_id);
         let outcome =
             tokio::time::timeout(remaining, invocation.invoke_async::<i64>(&mut conn)).await;
-        if self.settle(&live, remaining, outcome)? == 0 {
+        if self.settle(live, remaining, outcome)? == 0 {
             // The epoch is not this server's: readers serve nothing until the flush that
             // reconnecting triggers; the marker is set all the same.
-            self.drop_live(&live, "epoch changed on the server");
+            self.drop_live(live, "epoch changed on the server");
         }
         Ok(())
     }
+}
+
+/// One Redis call under a timeout.
+async fn bounded<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T, CacheError> {
+    tokio::time::timeout(limit, call)
+        .await
+        .map_err(|_| CacheError::Timeout(limit))?
+        .map_err(|e| redis_error(&e))
 }
 
 fn parse_run_id(info: &str) -> Option<String> {

@@ -248,9 +248,8 @@ async fn complete(state: &State, block: &BlockRow, revision: i64) -> Result<(), 
         .outbox_of_block(&block.id)
         .await
         .map_err(db_error)?;
-    audit::deliver(state, events).await.map_err(|error| {
-        state.repair_wake.notify_one();
-        error
-    })?;
+    audit::deliver(state, events)
+        .await
+        .inspect_err(|_| state.repair_wake.notify_one())?;
     Ok(())
 }

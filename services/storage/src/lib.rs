@@ -60,6 +60,13 @@ pub async fn build_with_cache(
     cache: DecisionCache,
 ) -> Result<GrpcApp, StartError> {
     config.validate(false)?;
+    // Connect to the decision cache now rather than on the first read (which would miss).
+    let warm = cache.clone();
+    tokio::spawn(async move {
+        if let Err(error) = warm.connect().await {
+            tracing::warn!(%error, "consent cache not reachable yet; reads ask consent until it is");
+        }
+    });
     let listeners = Listeners::bind(&config.grpc_addr, &config.admin_addr).await?;
     let database_url = config.database_url.as_deref().unwrap_or_default();
     let db = Database::connect(database_url, SCHEMA, PoolSize::default()).await?;
