@@ -78,7 +78,12 @@ pub async fn spawn_mesh_with(backend: Backend, options: MeshOptions) -> anyhow::
         bind_host: "127.0.0.1".into(),
         allow_synthetic_ids: true,
         export_hmac_key: pmd_config::Secret::new("test-export-key-0123456789abcdef0123456789"),
-        cache_secret: pmd_config::Secret::new("test-cache-secret-0123456789abcdef012345678"),
+        // A secret per mesh: tests share one Redis, and the secret keys the cache entries, so
+        // no test can read another test's cached decisions.
+        cache_secret: pmd_config::Secret::new(format!(
+            "test-cache-secret-{}",
+            uuid::Uuid::new_v4().simple()
+        )),
         storage_audit_url: options.storage_audit_url.clone(),
         request_timeout_secs: 10,
         drain_timeout_secs: 2,
