@@ -5,12 +5,16 @@
 //! | --- | --- |
 //! | `Record`, `Verify`, `Follow` | `pmd:internal` (PMD services acting as themselves) |
 //! | `Query` | `pmd:internal`, or the citizen whose national id is the patient asked for |
+//!
+//! A citizen's `Query` is recorded as an `AUDIT_READ` event of their own log before the page
+//! is returned; a refused `Query` naming a patient (another citizen, health personnel) is
+//! recorded there as a denied `AUDIT_READ`. Internal callers' queries are not recorded.
 
 use std::pin::Pin;
 
 use pmd_auth::{Principal, PrincipalKind, Scope, principal_from_request};
 use pmd_error::ServiceError;
-use pmd_proto::audit::v1::{self as pb, audit_service_server::AuditService};
+use pmd_proto::audit::v1::{self as pb, Outcome, audit_service_server::AuditService};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -43,6 +47,16 @@ fn may_read_log_of(principal: &Principal, patient: Option<&str>) -> bool {
         // A citizen without a patient gets the validation error, not a refusal.
         (PrincipalKind::Citizen { .. }, None) => true,
         _ => false,
+    }
+}
+
+impl Grpc {
+    /// Commit an event the audit service writes about its own use (the citizen reading the
+    /// log), through the same writer as `Record`.
+    async fn record_own(&self, event: pb::AuditEvent) -> Result<(), ServiceError> {
+        let events = validate::prepare(vec![event], chrono::Utc::now().timestamp_micros())?;
+        self.state.writer.record(events).await?;
+        Ok(())
     }
 }
 
@@ -80,10 +94,28 @@ impl AuditService for Grpc {
             .map(|p| p.value.trim())
             .filter(|v| !v.is_empty());
         if !may_read_log_of(principal, patient) {
+            // The attempt goes into the log it aimed at (the patient sees it); the refusal
+            // stands whether or not that record could be written.
+            if let Some(event) =
+                query::log_read_event(principal, request.get_ref(), Outcome::Denied, 0)
+                && let Err(error) = self.record_own(event).await
+            {
+                tracing::warn!(code = ?error.code, "denied audit-log read not recorded");
+            }
             return Err(ServiceError::forbidden("not allowed to read this audit log").into());
         }
         let page = Page::from_request(request.get_ref())?;
         let response = query::page(&self.state.db, &page).await?;
+        // A citizen reading their log is itself an event of that log (AUDIT_READ), committed
+        // before the page leaves: no record, no page.
+        if matches!(principal.kind, PrincipalKind::Citizen { .. }) {
+            let count = i64::try_from(response.events.len()).unwrap_or(i64::MAX);
+            if let Some(event) =
+                query::log_read_event(principal, request.get_ref(), Outcome::Success, count)
+            {
+                self.record_own(event).await?;
+            }
+        }
         Ok(Response::new(response))
     }
 

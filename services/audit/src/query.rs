@@ -1,16 +1,20 @@
 //! `Query`: one patient's events, cursor-paged, newest first unless asked otherwise.
 //!
+//! [`log_read_event`] is the `AUDIT_READ` event the service records when a citizen reads
+//! their log (or someone is refused it).
+//!
 //! The cursor is opaque to callers: base64url of a version byte, the sort order and the last
 //! seq returned. It holds no patient id, so it can travel in a URL; whoever presents it must
 //! still be allowed to read the patient named in the request.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use pmd_auth::{Principal, PrincipalKind};
 use pmd_db::Database;
 use pmd_db::sea_orm::ConnectionTrait;
 use pmd_error::ServiceError;
-use pmd_proto::audit::v1::{QueryRequest, QueryResponse};
-use pmd_proto::common::v1::SortOrder;
+use pmd_proto::audit::v1::{Action, AuditEvent, Entity, Outcome, QueryRequest, QueryResponse};
+use pmd_proto::common::v1::{Identifier, SortOrder};
 
 use crate::store::{self, Sql, time_value};
 
@@ -197,9 +201,51 @@ pub async fn page(db: &Database, page: &Page) -> Result<QueryResponse, ServiceEr
     })
 }
 
+/// The `AUDIT_READ` event of someone reading `request`'s patient's log: the caller as actor,
+/// the patient, and how many events the page held. `None` for internal callers (their
+/// reads are the platform's own) and for requests that name no patient.
+pub fn log_read_event(
+    principal: &Principal,
+    request: &QueryRequest,
+    outcome: Outcome,
+    count: i64,
+) -> Option<AuditEvent> {
+    if matches!(principal.kind, PrincipalKind::Service) {
+        return None;
+    }
+    let patient = request
+        .patient
+        .as_ref()
+        .filter(|p| !p.value.trim().is_empty())?;
+    let detail = match outcome {
+        Outcome::Denied => "the access log belongs to another patient",
+        _ => "",
+    };
+    Some(AuditEvent {
+        event_id: uuid::Uuid::new_v4().to_string(),
+        action: Action::AuditRead as i32,
+        outcome: outcome as i32,
+        actor: Some(pmd_server::actor(principal)),
+        patient: Some(Identifier {
+            system: patient.system.clone(),
+            value: patient.value.trim().to_owned(),
+        }),
+        purpose: pmd_server::purpose(principal),
+        entities: vec![Entity {
+            resource_type: "AuditEvent".into(),
+            ids: Vec::new(),
+            count,
+            code: String::new(),
+        }],
+        trace_id: pmd_telemetry::current_trace_id().unwrap_or_default(),
+        detail: detail.to_owned(),
+        ..AuditEvent::default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use pmd_proto::common::v1::{Identifier, TimeRange};
+    use pmd_proto::common::v1::TimeRange;
 
     use super::*;
 
@@ -253,6 +299,47 @@ mod tests {
         .encode();
         req.order = SortOrder::OldestFirst as i32;
         assert!(Page::from_request(&req).is_err());
+    }
+
+    fn principal(kind: PrincipalKind, scope: pmd_auth::Scope) -> Principal {
+        Principal {
+            kind,
+            scopes: vec![scope],
+            client_id: None,
+            jti: None,
+            issuer: "test".into(),
+            expires_at: chrono::Utc::now(),
+            token: pmd_auth::BearerToken::new("t"),
+        }
+    }
+
+    #[test]
+    fn a_citizen_reading_the_log_is_an_audit_read_event_of_that_log() {
+        let citizen = principal(
+            PrincipalKind::Citizen {
+                pid: "13116900216".into(),
+                security_level: Some(4),
+            },
+            pmd_auth::Scope::Citizen,
+        );
+        let event = log_read_event(&citizen, &request(), Outcome::Success, 7).unwrap();
+        assert_eq!(event.action, Action::AuditRead as i32);
+        assert_eq!(event.outcome, Outcome::Success as i32);
+        assert_eq!(event.patient.unwrap().value, "13116900216");
+        let actor = event.actor.unwrap();
+        assert_eq!(actor.pid, "13116900216");
+        assert_eq!(event.entities[0].resource_type, "AuditEvent");
+        assert_eq!(event.entities[0].count, 7);
+        assert!(uuid::Uuid::parse_str(&event.event_id).is_ok());
+        let mut no_patient = request();
+        no_patient.patient = None;
+        assert!(log_read_event(&citizen, &no_patient, Outcome::Success, 0).is_none());
+    }
+
+    #[test]
+    fn internal_reads_of_the_log_are_not_recorded() {
+        let service = principal(PrincipalKind::Service, pmd_auth::Scope::Internal);
+        assert!(log_read_event(&service, &request(), Outcome::Success, 1).is_none());
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub struct EdgeConfig {
     /// `self` and `next` links of search results; default: from the `Host` header.
     #[arg(long)]
     pub public_base_url: Option<String>,
+    /// Organisation register (CSV: orgnr,name,type,municipality_number) naming the
+    /// organisations in the citizen's log of use; default: the sample register compiled in.
+    #[arg(long, value_name = "PATH")]
+    pub org_register: Option<std::path::PathBuf>,
     /// Largest accepted request body in bytes.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub max_body_bytes: usize,

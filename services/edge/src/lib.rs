@@ -1,6 +1,7 @@
 //! `edge`: REST (FHIR R4) ↔ gRPC translation, authentication, limits, OpenAPI. It holds
 //! nothing durable.
 
+pub mod audit_fhir;
 mod config;
 pub mod consent_fhir;
 mod error;
@@ -11,6 +12,7 @@ pub mod search;
 mod upstream;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use config::EdgeConfig;
@@ -29,6 +31,42 @@ pub struct AppState {
     pub ids: pmd_domain::IdPolicy,
     /// The external base URL for links, when configured (else taken from `Host`).
     pub public_base_url: Option<String>,
+    /// Organisation numbers → names, for the citizen's log of use.
+    pub orgs: pmd_orgs::Register,
+    /// The citizen portal's demo sign-in: only in the embedded mode (`pmd up`), never in
+    /// `pmd-edge` on its own.
+    pub dev_sign_in: Option<Arc<DevSignIn>>,
+}
+
+/// The embedded mode's development sign-in for the citizen portal: the dev token issuer and
+/// the synthetic citizens one may sign in as. `Debug` prints neither key nor ids.
+#[derive(Clone)]
+pub struct DevSignIn {
+    pub issuer: pmd_auth::DevIssuer,
+    pub citizens: Vec<DemoCitizen>,
+}
+
+impl std::fmt::Debug for DevSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevSignIn")
+            .field("citizens", &self.citizens.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A synthetic demo citizen of the embedded mode.
+#[derive(Clone)]
+pub struct DemoCitizen {
+    /// Synthetic national id.
+    pub pid: String,
+    /// What the citizen is followed up for (Norwegian), shown at sign-in.
+    pub follow_up: String,
+}
+
+/// What only the embedded mode gives the edge.
+#[derive(Debug, Clone, Default)]
+pub struct EdgeOptions {
+    pub dev_sign_in: Option<DevSignIn>,
 }
 
 /// The edge, bound and ready to serve.
@@ -44,7 +82,18 @@ pub async fn build(
     config: EdgeConfig,
     verifier: pmd_auth::Verifier,
 ) -> Result<EdgeApp, StartError> {
+    build_with(config, verifier, EdgeOptions::default()).await
+}
+
+/// [`build`] with what only the embedded mode supplies (the portal's demo sign-in).
+pub async fn build_with(
+    config: EdgeConfig,
+    verifier: pmd_auth::Verifier,
+    options: EdgeOptions,
+) -> Result<EdgeApp, StartError> {
     config.validate(false)?;
+    let orgs = pmd_orgs::Register::from_config(config.org_register.as_deref())
+        .map_err(|e| StartError::Other(e.to_string()))?;
     let listener = pmd_server::bind(&config.http_addr).await?;
     let addr = listener.local_addr().map_err(StartError::Io)?;
     let upstreams = Upstreams::connect(&config)?;
@@ -56,6 +105,8 @@ pub async fn build(
             ..pmd_domain::IdPolicy::default()
         },
         public_base_url: config.public_base_url.clone(),
+        orgs,
+        dev_sign_in: options.dev_sign_in.map(Arc::new),
     };
     let router = routes::router(
         state,

@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use crate::routes::{consent, fhir, ops, read, statistics, write};
+use crate::routes::{consent, fhir, ops, portal, read, statistics, write};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,9 @@ use crate::routes::{consent, fhir, ops, read, statistics, write};
         read::lastn_get, read::lastn_post, read::read_observation, fhir::audit_events,
         consent::create, consent::list, consent::delete,
         statistics::usage, statistics::adoption, statistics::export,
+        statistics::dashboard, statistics::dashboard_redirect, statistics::dashboard_asset,
+        statistics::dev_token,
+        portal::index, portal::redirect, portal::asset, portal::dev_citizens, portal::dev_sign_in,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -25,7 +28,8 @@ use crate::routes::{consent, fhir, ops, read, statistics, write};
         (name = "write", description = "Sources push measurements (scope pmd:write)"),
         (name = "read", description = "Health personnel read measurements (scope pmd:read)"),
         (name = "citizen", description = "Citizens: own data, access log, blocks (scope pmd:citizen)"),
-        (name = "statistics", description = "Health directorate (scope pmd:statistics)"),
+        (name = "statistics", description = "Health directorate (scope pmd:statistics): usage, adoption indicators, de-identified export; the dashboard at /portal/statistikk/ and, in the embedded mode only, its development sign-in"),
+        (name = "portal", description = "The citizen portal's pages and, in the embedded mode only, its development sign-in; no token"),
         (name = "operations", description = "Probes and metrics; no token"),
     ),
 )]

@@ -123,6 +123,7 @@ pub async fn ingest(data_dir: &std::path::Path, args: IngestArgs) -> anyhow::Res
         args.warmup, warm.acknowledged
     );
 
+    let lag = StatisticsLag::start(&args.database_url).await?;
     let started = Instant::now();
     let timed = run_clients(
         &client,
@@ -158,6 +159,11 @@ pub async fn ingest(data_dir: &std::path::Path, args: IngestArgs) -> anyhow::Res
         "  acknowledged: {acknowledged}, stored: {stored}, rejected entries: {}",
         warm.failed + timed.failed
     );
+    let lag = lag.finish().await?;
+    println!(
+        "  statistics lag behind the audit head: max {} events, {:.1} s during the run; caught up {:.1} s after the last acknowledgement",
+        lag.max_events, lag.max_seconds, lag.catch_up_seconds
+    );
     if let Some(mesh) = mesh {
         mesh.stop().await?;
     }
@@ -166,6 +172,104 @@ pub async fn ingest(data_dir: &std::path::Path, args: IngestArgs) -> anyhow::Res
     }
     println!("  check: stored rows equal acknowledged measurements");
     Ok(())
+}
+
+/// How far the statistics follower trails the audit log: sampled every 250 ms during the
+/// timed run (audit head seq minus the statistics checkpoint, and the age of the last event
+/// applied while behind), then the time until it has applied everything once the load stops
+/// (the storage outbox drained and the checkpoint at the audit head).
+struct StatisticsLag {
+    audit: pmd_db::Database,
+    statistics: pmd_db::Database,
+    storage: pmd_db::Database,
+    stop: tokio::sync::watch::Sender<bool>,
+    sampler: tokio::task::JoinHandle<anyhow::Result<(i64, f64)>>,
+}
+
+struct LagFigures {
+    max_events: i64,
+    max_seconds: f64,
+    catch_up_seconds: f64,
+}
+
+impl StatisticsLag {
+    async fn start(database_url: &str) -> anyhow::Result<Self> {
+        let pool = pmd_db::PoolSize { max: 1, min: 1 };
+        let audit = pmd_db::Database::connect(database_url, "pmd_audit", pool).await?;
+        let statistics = pmd_db::Database::connect(database_url, "pmd_statistics", pool).await?;
+        let storage = pmd_db::Database::connect(database_url, "pmd_storage", pool).await?;
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let (a, s) = (audit.clone(), statistics.clone());
+        let sampler = tokio::spawn(async move {
+            let (mut max_events, mut max_seconds) = (0i64, 0f64);
+            while !*stopped.borrow() {
+                let (behind, age) = Self::sample(&a, &s).await?;
+                max_events = max_events.max(behind);
+                max_seconds = max_seconds.max(age);
+                tokio::select! {
+                    _ = stopped.changed() => {}
+                    () = tokio::time::sleep(Duration::from_millis(250)) => {}
+                }
+            }
+            Ok((max_events, max_seconds))
+        });
+        Ok(Self {
+            audit,
+            statistics,
+            storage,
+            stop,
+            sampler,
+        })
+    }
+
+    /// Events behind the audit head, and seconds since the last applied event (0 when none
+    /// is behind).
+    async fn sample(
+        audit: &pmd_db::Database,
+        statistics: &pmd_db::Database,
+    ) -> anyhow::Result<(i64, f64)> {
+        let head = count(audit, "SELECT COALESCE(MAX(seq), 0) FROM audit_events").await?;
+        let (seq, micros) = pmd_statistics::inspect::checkpoint(statistics).await?;
+        let behind = (head - seq).max(0);
+        let age = if behind > 0 && micros > 0 {
+            (chrono::Utc::now().timestamp_micros() - micros).max(0) as f64 / 1e6
+        } else {
+            0.0
+        };
+        Ok((behind, age))
+    }
+
+    async fn finish(self) -> anyhow::Result<LagFigures> {
+        let load_stopped = Instant::now();
+        let _ = self.stop.send(true);
+        let (max_events, max_seconds) = self.sampler.await??;
+        let deadline = load_stopped + Duration::from_secs(600);
+        loop {
+            let outbox = count(&self.storage, "SELECT count(*) FROM audit_outbox").await?;
+            let (behind, _) = Self::sample(&self.audit, &self.statistics).await?;
+            if outbox == 0 && behind == 0 {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("statistics did not catch up with the audit log within 10 minutes");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(LagFigures {
+            max_events,
+            max_seconds,
+            catch_up_seconds: load_stopped.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+async fn count(db: &pmd_db::Database, sql: &str) -> anyhow::Result<i64> {
+    let row = db
+        .conn()
+        .query_one_raw(Statement::from_string(db.db_backend(), sql.to_owned()))
+        .await?
+        .context("no row")?;
+    Ok(row.try_get_by_index::<i64>(0)?)
 }
 
 struct Outcome {

@@ -244,7 +244,20 @@ impl Mesh {
             format!("--statistics-url={}", url(statistics)),
         ];
         args.extend(common.iter().cloned());
-        let edge = pmd_edge::build(service_config(args)?, verifier).await?;
+        // The portal's demo sign-in comes with the dev issuer (the embedded mode only).
+        let edge_options = pmd_edge::EdgeOptions {
+            dev_sign_in: config.dev_issuer.clone().map(|issuer| pmd_edge::DevSignIn {
+                issuer,
+                citizens: crate::seed::demo_patients()
+                    .into_iter()
+                    .map(|p| pmd_edge::DemoCitizen {
+                        pid: p.id,
+                        follow_up: p.follow_up.to_owned(),
+                    })
+                    .collect(),
+            }),
+        };
+        let edge = pmd_edge::build_with(service_config(args)?, verifier, edge_options).await?;
         let http = edge.addr();
         tasks.spawn(edge.run_until_stopped(signal));
 

@@ -1,5 +1,7 @@
 //! Configuration of the statistics service.
 
+use std::path::PathBuf;
+
 use pmd_config::{Problems, Secret, check_http_url, check_socket_addr};
 use pmd_server::CommonArgs;
 
@@ -19,10 +21,20 @@ pub struct StatisticsConfig {
     /// gRPC URL of the audit service (the stream statistics are built from).
     #[arg(long)]
     pub audit_url: Option<String>,
-    /// Secret key for the export's patient pseudonyms (keyed HMAC per export period).
+    /// Secret key for the patient pseudonyms (stored, and keyed HMAC per export period).
     /// At least 32 characters. Never logged.
     #[arg(long, value_name = "SECRET")]
     pub export_hmac_key: Option<Secret>,
+    /// Organisation register (CSV: orgnr,name,type,municipality_number); default: the
+    /// sample register compiled in.
+    #[arg(long, value_name = "PATH")]
+    pub org_register: Option<PathBuf>,
+    /// Most audit events applied per transaction.
+    #[arg(long, default_value_t = 1000)]
+    pub follow_batch_events: usize,
+    /// Longest wait for more events before a batch is applied, in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    pub follow_batch_millis: u64,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -45,6 +57,14 @@ impl StatisticsConfig {
                 "--export-hmac-key must be at least 32 characters",
             ),
         }
+        problems.check(
+            self.follow_batch_events == 0 || self.follow_batch_events > 4096,
+            "--follow-batch-events must be between 1 and 4096",
+        );
+        problems.check(
+            self.follow_batch_millis > 60_000,
+            "--follow-batch-millis must be at most 60000",
+        );
         self.common.validate(&mut problems, needs_issuer);
         problems.into_result()
     }

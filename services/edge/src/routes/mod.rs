@@ -3,6 +3,7 @@
 pub mod consent;
 pub mod fhir;
 pub mod ops;
+pub mod portal;
 pub mod read;
 pub mod statistics;
 pub mod write;
@@ -22,11 +23,14 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 
-/// Paths that need no token: probes, metrics, the API description.
+/// Paths that need no token: probes, metrics, the API description, the portal pages (public
+/// up to their sign-in; their data comes from the token-checked API).
 pub fn is_public(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json")
         || path == "/docs"
         || path.starts_with("/docs/")
+        || path == "/portal"
+        || path.starts_with("/portal/")
 }
 
 pub fn router(
@@ -50,9 +54,26 @@ pub fn router(
         .route("/fhir/AuditEvent", get(fhir::audit_events))
         .route("/fhir/Consent", get(consent::list).post(consent::create))
         .route("/fhir/Consent/{id}", delete(consent::delete))
+        // Citizen portal: public files under /portal/ (see `is_public`) and the development
+        // sign-in, which answers 404 unless the embedded mode gave the edge a dev issuer.
+        // The portal's data comes from the token-checked routes above.
+        .route("/portal", get(portal::redirect))
+        .route("/portal/", get(portal::index))
+        .route("/portal/assets/{*file}", get(portal::asset))
+        .route("/portal/dev/citizens", get(portal::dev_citizens))
+        .route("/portal/dev/sign-in", post(portal::dev_sign_in))
+        // Statistics (scope pmd:statistics) and their dashboard: public files under
+        // /portal/statistikk/ and, in the embedded mode only, a development sign-in.
         .route("/api/statistics/usage", get(statistics::usage))
         .route("/api/statistics/adoption", get(statistics::adoption))
-        .route("/api/statistics/export", get(statistics::export));
+        .route("/api/statistics/export", get(statistics::export))
+        .route("/portal/statistikk", get(statistics::dashboard_redirect))
+        .route("/portal/statistikk/", get(statistics::dashboard))
+        .route(
+            "/portal/statistikk/{file}",
+            get(statistics::dashboard_asset),
+        )
+        .route("/portal/dev/statistics-token", post(statistics::dev_token));
 
     let ops = Router::new()
         .route("/healthz", get(ops::healthz))

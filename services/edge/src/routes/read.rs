@@ -35,7 +35,7 @@ pub fn pairs(text: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
     })
 }
 
-fn lenient(headers: &HeaderMap) -> bool {
+pub(crate) fn lenient(headers: &HeaderMap) -> bool {
     headers
         .get_all("prefer")
         .iter()
@@ -44,7 +44,7 @@ fn lenient(headers: &HeaderMap) -> bool {
         .any(|p| p.trim().eq_ignore_ascii_case("handling=lenient"))
 }
 
-fn header_patient(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn header_patient(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(PATIENT_HEADER)
         .and_then(|v| v.to_str().ok())
