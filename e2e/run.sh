@@ -72,7 +72,7 @@ echo "e2e: pmd up at $url"
 
 tests=("$@")
 if [[ ${#tests[@]} -eq 0 ]]; then
-  tests=(tests/*.test.mjs)
+  tests=("$here"/tests/*.test.mjs)
 fi
 status=0
 (

@@ -525,6 +525,37 @@ mod tests {
     }
 
     #[test]
+    fn grouped_answers_list_every_group_for_every_period() {
+        // February has a municipality only, March a hospital trust only: a range over both
+        // lists both kinds on every day, 0 where a month has none of it.
+        let v = values(&[
+            ("2026-02-27", &["municipality"], 12),
+            ("2026-03-02", &["hospital_trust"], 30),
+        ]);
+        let rows = publish_additive(
+            "m",
+            &v,
+            range("2026-02-26", "2026-03-03"),
+            Granularity::Day,
+            &[Dim::OrgType],
+        );
+        assert_eq!(rows.len(), 6 * 2);
+        assert_eq!(
+            shown(&rows, "2026-02-27", &["municipality"]),
+            Some(Some(12))
+        );
+        assert_eq!(
+            shown(&rows, "2026-02-27", &["hospital_trust"]),
+            Some(Some(0))
+        );
+        assert_eq!(shown(&rows, "2026-03-02", &["municipality"]), Some(Some(0)));
+        assert_eq!(
+            shown(&rows, "2026-03-02", &["hospital_trust"]),
+            Some(Some(30))
+        );
+    }
+
+    #[test]
     fn weeks_and_months_are_fixed_buckets() {
         let v = values(&[("2025-12-29", &[], 10), ("2026-01-05", &[], 20)]);
         // A range starting on a Thursday answers the whole ISO week it starts in.
