@@ -32,10 +32,11 @@ pub const DEV_TOKEN_TTL: Duration = Duration::from_secs(3600);
 /// `client_id` of development sign-in tokens (shown in the log of use).
 pub const DEV_CLIENT_ID: &str = "pmd-portal-dev";
 
-struct Asset {
-    path: &'static str,
-    content_type: &'static str,
-    body: &'static [u8],
+/// A file served from the binary (the portal's and the dashboard's assets).
+pub(crate) struct Asset {
+    pub(crate) path: &'static str,
+    pub(crate) content_type: &'static str,
+    pub(crate) body: &'static [u8],
 }
 
 macro_rules! asset {
@@ -64,10 +65,16 @@ const ASSETS: &[Asset] = &[
 
 const INDEX: &[u8] = include_bytes!("../../portal/index.html");
 
-fn secured(mut response: Response) -> Response {
+fn secured(response: Response) -> Response {
+    with_security_headers(response, CONTENT_SECURITY_POLICY)
+}
+
+/// The headers every portal and dashboard response carries: the page's CSP, no sniffing,
+/// no referrer, no framing.
+pub(crate) fn with_security_headers(mut response: Response, csp: &'static str) -> Response {
     let headers = response.headers_mut();
     for (name, value) in [
-        ("content-security-policy", CONTENT_SECURITY_POLICY),
+        ("content-security-policy", csp),
         ("x-content-type-options", "nosniff"),
         ("referrer-policy", "no-referrer"),
         ("x-frame-options", "DENY"),

@@ -320,11 +320,7 @@ pub const DEV_TOKEN_TTL: Duration = Duration::from_secs(3600);
 /// `client_id` of development statistics tokens.
 pub const DEV_CLIENT_ID: &str = "pmd-statistikk-dev";
 
-struct Asset {
-    path: &'static str,
-    content_type: &'static str,
-    body: &'static [u8],
-}
+use super::portal::Asset;
 
 macro_rules! asset {
     ($path:literal, $content_type:literal) => {
@@ -348,20 +344,8 @@ const ASSETS: &[Asset] = &[
 const INDEX: &[u8] = include_bytes!("../../portal/statistikk/index.html");
 
 fn dashboard_file(content_type: &'static str, body: &'static [u8]) -> Response {
-    let mut response =
-        (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response();
-    let headers = response.headers_mut();
-    for (name, value) in [
-        ("content-security-policy", DASHBOARD_CSP),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
-        ("x-frame-options", "DENY"),
-        ("cross-origin-opener-policy", "same-origin"),
-        ("cache-control", "no-cache"),
-    ] {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    response
+    let response = (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response();
+    super::portal::with_security_headers(response, DASHBOARD_CSP)
 }
 
 /// The statistics dashboard (HTML; its numbers come from the token-checked API).
