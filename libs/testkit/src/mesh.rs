@@ -85,6 +85,7 @@ pub async fn spawn_mesh_with(backend: Backend, options: MeshOptions) -> anyhow::
             uuid::Uuid::new_v4().simple()
         )),
         storage_audit_url: options.storage_audit_url.clone(),
+        org_register: None,
         request_timeout_secs: 10,
         drain_timeout_secs: 2,
         dev_issuer: Some(issuer.clone()),

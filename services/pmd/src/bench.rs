@@ -70,6 +70,7 @@ pub async fn ingest(data_dir: &std::path::Path, args: IngestArgs) -> anyhow::Res
                 ),
                 cache_secret: pmd_config::Secret::new("bench-cache-secret-0123456789abcdef0123456"),
                 storage_audit_url: None,
+                org_register: None,
                 request_timeout_secs: 60,
                 drain_timeout_secs: 5,
                 dev_issuer: Some(issuer.clone()),

@@ -54,6 +54,7 @@ pub async fn read(data_dir: &std::path::Path, args: ReadArgs) -> anyhow::Result<
         export_hmac_key: pmd_config::Secret::new("bench-export-key-0123456789abcdef01234567"),
         cache_secret: pmd_config::Secret::new("bench-cache-secret-0123456789abcdef0123456"),
         storage_audit_url: None,
+        org_register: None,
         request_timeout_secs: 60,
         drain_timeout_secs: 5,
         dev_issuer: Some(issuer.clone()),

@@ -51,6 +51,10 @@ pub struct UpArgs {
     /// Redis URL for the consent decision cache instead of the in-process cache.
     #[arg(long)]
     pub redis_url: Option<String>,
+    /// Organisation register (CSV: orgnr,name,type,municipality_number) instead of the
+    /// shipped sample organisations; used by the access log and statistics.
+    #[arg(long, value_name = "PATH")]
+    pub org_register: Option<PathBuf>,
     /// Start without the synthetic demo patients.
     #[arg(long)]
     pub no_seed: bool,

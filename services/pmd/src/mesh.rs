@@ -36,6 +36,8 @@ pub struct MeshConfig {
     pub cache_secret: Secret,
     /// Where storage reaches audit, when not audit itself (a fault-injecting proxy in tests).
     pub storage_audit_url: Option<String>,
+    /// Organisation register file for the edge and statistics (default: the shipped one).
+    pub org_register: Option<PathBuf>,
     pub request_timeout_secs: u64,
     pub drain_timeout_secs: u64,
     /// Mints each service's own token (scope `pmd:internal`); `None` = no service
@@ -223,7 +225,13 @@ impl Mesh {
         let ingestion = pmd_ingestion::build(service_config(args)?, context("ingestion")).await?;
         let ingestion = spawn(&mut tasks, ingestion, signal.clone());
 
+        let org_register: Vec<String> = config
+            .org_register
+            .iter()
+            .map(|path| format!("--org-register={}", path.display()))
+            .collect();
         let mut args = listen("statistics");
+        args.extend(org_register.iter().cloned());
         args.push(format!("--database-url={}", db_url("statistics")));
         args.push(format!("--audit-url={}", url(audit)));
         args.push(format!(
@@ -243,6 +251,7 @@ impl Mesh {
             format!("--audit-url={}", url(audit)),
             format!("--statistics-url={}", url(statistics)),
         ];
+        args.extend(org_register.iter().cloned());
         args.extend(common.iter().cloned());
         // The portal's demo sign-in comes with the dev issuer (the embedded mode only).
         let edge_options = pmd_edge::EdgeOptions {

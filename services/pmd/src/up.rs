@@ -63,6 +63,7 @@ pub async fn run(data_dir: &Path, args: UpArgs) -> anyhow::Result<()> {
         export_hmac_key: secret_file(data_dir, "statistics-export.key")?,
         cache_secret: secret_file(data_dir, "cache-secret.key")?,
         storage_audit_url: None,
+        org_register: args.org_register.clone(),
         request_timeout_secs: 10,
         drain_timeout_secs: 5,
         dev_issuer: dev_issuer.clone(),
