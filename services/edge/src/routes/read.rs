@@ -197,7 +197,7 @@ async fn run_lastn(
         .map(render::observation)
         .collect();
     let base = base_url(state, headers);
-    let self_link = format!("{base}/fhir/Observation/$lastn");
+    let self_link = search::lastn_self_link(&base, &parsed);
     let bundle = pmd_fhir::searchset(&self_link, None, entries, None);
     Ok(fhir_response(StatusCode::OK, &bundle, None))
 }
