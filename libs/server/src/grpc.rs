@@ -183,8 +183,13 @@ impl GrpcApp {
                 Ok(())
             }
         };
-        for task in background {
+        for task in &background {
             task.abort();
+        }
+        // Wait until the aborted tasks are gone, so nothing of this service still runs when
+        // it reports stopped.
+        for task in background {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
         admin.abort();
         result.map_err(|e| StartError::Other(format!("grpc server: {e}")))?;

@@ -103,9 +103,18 @@ async fn a_restart_mid_stream_counts_every_event_exactly_once() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    // Stopped wherever it is: mid-batch, mid-stream.
+    // Stopped wherever it is: mid-batch, mid-stream. A commit already handed to SQLite's
+    // worker thread may still land just after the stop, so read once the file is still.
     first.stop().await.unwrap();
-    let stopped_at = inspect::checkpoint_seq(&db).await.unwrap();
+    let mut stopped_at = inspect::checkpoint_seq(&db).await.unwrap();
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = inspect::checkpoint_seq(&db).await.unwrap();
+        if now == stopped_at {
+            break;
+        }
+        stopped_at = now;
+    }
     assert!(stopped_at < 3000, "stopped at {stopped_at}: not mid-stream");
     let after_stop = inspect::fingerprint(&db).await.unwrap();
     assert_eq!(after_stop.2, stopped_at, "event rows match the checkpoint");
