@@ -364,6 +364,54 @@ async fn lastn_gives_the_latest_per_code_and_read_gives_one_by_id() {
 }
 
 #[tokio::test]
+async fn rows_stored_without_a_rendering_read_exactly_as_rendered_ones() {
+    // Rows written before storage kept each measurement's FHIR rendering have none: they
+    // are rendered on read, and must come out exactly as the stored renderings do.
+    let mesh = spawn_mesh().await.unwrap();
+    seed(&mesh, &patient_a(), 6).await;
+    let token = personnel(&mesh);
+    let p = patient_a();
+    let form = format!("patient=Patient/{p}&_count=4");
+    let lastn = mesh.url(&format!(
+        "/fhir/Observation/$lastn?patient=Patient/{p}&max=2&category=vital-signs"
+    ));
+    let (status, stored_page) = search_form(&mesh, &token, &form).await;
+    assert_eq!(status, 200, "{stored_page}");
+    assert_eq!(entries(&stored_page).len(), 4);
+    let (_, stored_lastn) = get(&mesh, &lastn, &token).await;
+    let id = entries(&stored_page)[0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let one = mesh.url(&format!("/fhir/Observation/{id}"));
+    let (_, stored_one) = get(&mesh, &one, &token).await;
+
+    let cleared = mesh
+        .execute_sql("storage", "UPDATE measurements SET fhir = NULL")
+        .await
+        .unwrap();
+    assert!(cleared >= 6, "cleared {cleared} renderings");
+
+    let (status, page) = search_form(&mesh, &token, &form).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(entries(&page), entries(&stored_page));
+    assert_eq!(
+        next_link(&page).is_some(),
+        next_link(&stored_page).is_some()
+    );
+    let (_, fresh_lastn) = get(&mesh, &lastn, &token).await;
+    assert_eq!(entries(&fresh_lastn), entries(&stored_lastn));
+    let (status, fresh_one) = get(&mesh, &one, &token).await;
+    assert_eq!(status, 200);
+    assert_eq!(fresh_one, stored_one);
+    assert_eq!(
+        fresh_one["valueQuantity"]["system"],
+        "http://unitsofmeasure.org"
+    );
+    mesh.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn every_read_is_audited_with_the_basis_for_access_before_data_is_returned() {
     use pmd_proto::audit::v1::{Action, Outcome, QueryRequest};
     use pmd_proto::common::v1::Identifier;

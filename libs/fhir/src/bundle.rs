@@ -114,6 +114,11 @@ pub fn searchset(
 fn full_url(self_url: &str, resource: &Value) -> Option<String> {
     let resource_type = resource.get("resourceType")?.as_str()?;
     let id = resource.get("id")?.as_str()?;
+    Some(full_url_for(self_url, resource_type, id))
+}
+
+/// `<base>/<resource_type>/<id>`, the base taken from `self_url` as [`searchset`] says.
+fn full_url_for(self_url: &str, resource_type: &str, id: &str) -> String {
     let path = self_url.split(['?', '#']).next().unwrap_or_default();
     let segment = format!("/{resource_type}");
     let base = path
@@ -124,7 +129,54 @@ fn full_url(self_url: &str, resource: &Value) -> Option<String> {
             after.is_empty() || after.starts_with('/')
         })
         .map_or(CANONICAL_BASE, |at| &path[..at]);
-    Some(format!("{base}/{resource_type}/{id}"))
+    format!("{base}/{resource_type}/{id}")
+}
+
+/// One already serialised resource for [`searchset_json`].
+#[derive(Debug, Clone, Copy)]
+pub struct RawResource<'a> {
+    pub resource_type: &'a str,
+    pub id: &'a str,
+    /// The resource as JSON text. It is spliced in unchecked: it must be one valid JSON
+    /// object (as stored by the service that rendered it).
+    pub json: &'a [u8],
+}
+
+/// The same `searchset` Bundle as [`searchset`], written straight to JSON text with each
+/// resource spliced in as the bytes it was stored as, so a page of 100 Observations is not
+/// parsed and re-serialised on every search.
+pub fn searchset_json(
+    self_url: &str,
+    next_url: Option<&str>,
+    entries: &[RawResource<'_>],
+    total: Option<u64>,
+) -> Vec<u8> {
+    let size: usize = entries.iter().map(|e| e.json.len() + 160).sum();
+    let mut out = Vec::with_capacity(size + 512);
+    out.extend_from_slice(br#"{"resourceType":"Bundle","type":"searchset","#);
+    if let Some(total) = total {
+        out.extend_from_slice(format!(r#""total":{total},"#).as_bytes());
+    }
+    let mut links = vec![json!({"relation": "self", "url": self_url})];
+    if let Some(next) = next_url {
+        links.push(json!({"relation": "next", "url": next}));
+    }
+    out.extend_from_slice(br#""link":"#);
+    out.extend_from_slice(Value::Array(links).to_string().as_bytes());
+    out.extend_from_slice(br#","entry":["#);
+    for (n, entry) in entries.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#"{"fullUrl":"#);
+        let full_url = full_url_for(self_url, entry.resource_type, entry.id);
+        out.extend_from_slice(Value::String(full_url).to_string().as_bytes());
+        out.extend_from_slice(br#","resource":"#);
+        out.extend_from_slice(entry.json);
+        out.extend_from_slice(br#","search":{"mode":"match"}}"#);
+    }
+    out.extend_from_slice(b"]}");
+    out
 }
 
 #[cfg(test)]
@@ -221,6 +273,47 @@ mod tests {
                 }],
             })
         );
+    }
+
+    #[test]
+    fn the_spliced_searchset_equals_the_built_one() {
+        let resources = [
+            json!({"resourceType": "Observation", "id": "o1", "note": [{"text": "\"quoted\" æøå"}]}),
+            json!({"resourceType": "Observation", "id": "o2"}),
+        ];
+        let texts: Vec<Vec<u8>> = resources
+            .iter()
+            .map(|r| serde_json::to_vec(r).unwrap())
+            .collect();
+        let raw: Vec<RawResource> = ["o1", "o2"]
+            .iter()
+            .zip(&texts)
+            .map(|(id, json)| RawResource {
+                resource_type: "Observation",
+                id,
+                json,
+            })
+            .collect();
+        for (next, total) in [
+            (None, None),
+            (Some("https://h/fhir/Observation?_cursor=a\"b"), Some(7)),
+        ] {
+            let self_url = "https://h/fhir/Observation/_search?date=ge2024";
+            let spliced: Value =
+                serde_json::from_slice(&searchset_json(self_url, next, &raw, total)).unwrap();
+            assert_eq!(
+                spliced,
+                searchset(self_url, next, resources.to_vec(), total)
+            );
+        }
+        let empty: Value = serde_json::from_slice(&searchset_json(
+            "https://h/fhir/Observation",
+            None,
+            &[],
+            None,
+        ))
+        .unwrap();
+        assert_eq!(empty["entry"], json!([]));
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! - [`render_observation`]: a stored Observation as the API returns it (server id and
 //!   meta, the value in the catalogue's canonical unit, the quantity as received kept in
 //!   an extension);
-//! - [`batch_response`], [`transaction_response`] and [`searchset`]: response Bundles;
+//! - [`observation`]: the same from a stored measurement message, as storage renders it once
+//!   when it stores the measurement;
+//! - [`batch_response`], [`transaction_response`] and [`searchset`] (and [`searchset_json`], which splices
+//!   stored resources in as they are): response Bundles;
 //! - [`parse_bundle`] and [`IncomingEntry::check`]: an incoming `batch`/`transaction`
 //!   Bundle taken apart, with every problem reported as an [`Issue`](pmd_error::Issue)
 //!   naming the element by FHIRPath;
@@ -15,13 +18,18 @@ mod bundle;
 mod incoming;
 mod json;
 mod render;
+mod stored;
 
-pub use bundle::{ResponseEntry, batch_response, searchset, transaction_response, weak_etag};
+pub use bundle::{
+    RawResource, ResponseEntry, batch_response, searchset, searchset_json, transaction_response,
+    weak_etag,
+};
 pub use incoming::{
     BundleKind, IncomingBundle, IncomingEntry, parse_bundle, parse_identifier_query,
 };
 pub use json::{Coding, Quantity, codings, decimal, instant};
 pub use render::{RenderComponent, RenderInput, render_observation};
+pub use stored::{observation, observation_json};
 
 /// The canonical base of the definitions this service publishes.
 pub const CANONICAL_BASE: &str = "https://pmd.nhn.no/fhir";

@@ -164,16 +164,7 @@ impl TestMesh {
     /// directly from its database: what a test uses to prove that nothing was stored.
     pub async fn count_rows(&self, service: &str, table: &str) -> anyhow::Result<i64> {
         use pmd_db::sea_orm::{ConnectionTrait, Statement};
-        let url = match &self.database {
-            Some(db) => db.url.clone(),
-            None => pmd_db::sqlite_url(self.data_dir.path(), service),
-        };
-        let db = pmd_db::Database::connect(
-            &url,
-            &format!("pmd_{service}"),
-            pmd_db::PoolSize { max: 1, min: 1 },
-        )
-        .await?;
+        let db = self.service_database(service).await?;
         let row = db
             .conn()
             .query_one_raw(Statement::from_string(
@@ -185,6 +176,32 @@ impl TestMesh {
         let count = row.try_get_by_index::<i64>(0)?;
         db.close().await;
         Ok(count)
+    }
+
+    /// Run `sql` directly on a service's database (what a test uses to age or damage
+    /// stored data); the number of rows it touched.
+    pub async fn execute_sql(&self, service: &str, sql: &str) -> anyhow::Result<u64> {
+        use pmd_db::sea_orm::{ConnectionTrait, Statement};
+        let db = self.service_database(service).await?;
+        let result = db
+            .conn()
+            .execute_raw(Statement::from_string(db.db_backend(), sql.to_owned()))
+            .await?;
+        db.close().await;
+        Ok(result.rows_affected())
+    }
+
+    async fn service_database(&self, service: &str) -> anyhow::Result<pmd_db::Database> {
+        let url = match &self.database {
+            Some(db) => db.url.clone(),
+            None => pmd_db::sqlite_url(self.data_dir.path(), service),
+        };
+        Ok(pmd_db::Database::connect(
+            &url,
+            &format!("pmd_{service}"),
+            pmd_db::PoolSize { max: 1, min: 1 },
+        )
+        .await?)
     }
 
     /// Start one more storage replica on the same database and cache; its gRPC address.

@@ -135,6 +135,46 @@ pub(crate) async fn read_head(
     }
 }
 
+/// The head ([`read_head`]) and the seqs of those of `event_ids` already stored, read in
+/// one round trip for the first few hundred ids (the writer asks this once per batch, under
+/// the chain lock, so every round trip saved shortens the one serial step of the log).
+pub(crate) async fn head_and_existing(
+    conn: &impl ConnectionTrait,
+    backend: Backend,
+    event_ids: &[&str],
+) -> Result<(Head, HashMap<String, i64>), DbErr> {
+    let (first, rest) = event_ids.split_at(event_ids.len().min(IN_CHUNK));
+    let mut sql = Sql::new(
+        backend,
+        "SELECT seq, hash, NULL AS event_id FROM \
+         (SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS head",
+    );
+    if !first.is_empty() {
+        sql.push(" UNION ALL SELECT seq, NULL, event_id FROM audit_events WHERE event_id IN (");
+        for (i, id) in first.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push_param(event_id_value(backend, id));
+        }
+        sql.push(")");
+    }
+    let mut head = Head::genesis();
+    let mut found = HashMap::new();
+    for row in conn.query_all_raw(sql.build()).await? {
+        let seq: i64 = row.try_get_by_index(0)?;
+        let hash: Option<Vec<u8>> = row.try_get_by_index(1)?;
+        match hash {
+            Some(hash) => head = Head { seq, hash },
+            None => {
+                found.insert(read_event_id(backend, &row, 2)?, seq);
+            }
+        }
+    }
+    found.extend(existing_seqs(conn, backend, rest).await?);
+    Ok((head, found))
+}
+
 /// The seqs of those of `event_ids` already stored.
 pub(crate) async fn existing_seqs(
     conn: &impl ConnectionTrait,

@@ -112,7 +112,11 @@ async fn run(db: Database, mut queue: mpsc::Receiver<Job>, head: watch::Sender<H
         if jobs.is_empty() {
             continue;
         }
-        match commit(&db, &jobs).await {
+        let started = std::time::Instant::now();
+        let committed = commit(&db, &jobs).await;
+        metrics::histogram!("pmd_audit_batch_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("pmd_audit_batch_events").record(count as f64);
+        match committed {
             Ok((answers, new_head)) => {
                 tracing::debug!(
                     requests = jobs.len(),
@@ -154,16 +158,14 @@ async fn commit(db: &Database, jobs: &[Job]) -> Result<(Vec<Recorded>, Head), Db
         ))
         .await?;
     }
-    let mut head = store::read_head(&txn, backend).await?;
-
     let mut ids: Vec<&str> = jobs
         .iter()
         .flat_map(|job| job.events.iter().map(|e| e.event_id.as_str()))
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    // Both stored and newly assigned: event_id → seq.
-    let mut seqs = store::existing_seqs(&txn, backend, &ids).await?;
+    // The head, and the events already stored (event_id → seq; newly assigned ones join).
+    let (mut head, mut seqs) = store::head_and_existing(&txn, backend, &ids).await?;
 
     let mut fresh = Vec::new();
     let mut answers = Vec::with_capacity(jobs.len());

@@ -46,7 +46,9 @@ use std::fmt;
 use pmd_domain::{Catalogue, DateParam, DateParamError, Entry, IdError, IdPolicy, NationalId};
 use pmd_error::{ErrorCode, Issue, ServiceError};
 use pmd_proto::common::v1::{Coding, Identifier, SortOrder, TimeRange};
-use pmd_proto::storage::v1::{DateFilter, DatePrefix, LatestRequest, QueryRequest};
+use pmd_proto::storage::v1::{
+    DateFilter, DatePrefix, LatestRequest, MeasurementView, QueryRequest,
+};
 
 /// Page size when `_count` is absent.
 pub const DEFAULT_COUNT: u32 = 50;
@@ -314,7 +316,8 @@ pub fn parse_lastn(
     })
 }
 
-/// The storage request for a search.
+/// The storage request for a search (the FHIR view: the edge splices the stored renderings
+/// into the Bundle).
 pub fn to_query_request(params: &SearchParams) -> QueryRequest {
     QueryRequest {
         patient: (!params.patient.value.is_empty()).then(|| params.patient.clone()),
@@ -324,6 +327,7 @@ pub fn to_query_request(params: &SearchParams) -> QueryRequest {
         page_size: i32::try_from(params.count).unwrap_or(i32::MAX),
         cursor: params.cursor.clone().unwrap_or_default(),
         include_total: params.total,
+        view: MeasurementView::Fhir as i32,
     }
 }
 
@@ -333,6 +337,7 @@ pub fn to_latest_request(params: &LastnParams) -> LatestRequest {
         patient: Some(params.patient.clone()),
         codes: request_codes(&params.codes, params.matches_nothing),
         max: i32::try_from(params.max).unwrap_or(i32::MAX),
+        view: MeasurementView::Fhir as i32,
     }
 }
 

@@ -450,3 +450,39 @@ pub fn observation(
     }
     observation
 }
+
+/// The latency lines of a Prometheus rendering: every `*_seconds` quantile, and each
+/// histogram's mean (sum / count), one line each.
+pub fn latency_lines(metrics: &str) -> String {
+    let mut sums = std::collections::BTreeMap::new();
+    let mut counts = std::collections::BTreeMap::new();
+    let mut lines = Vec::new();
+    for line in metrics.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(value) = value.parse::<f64>() else {
+            continue;
+        };
+        let name = series.split('{').next().unwrap_or_default();
+        let labels = series.strip_prefix(name).unwrap_or_default().to_owned();
+        if let Some(base) = name.strip_suffix("_seconds_sum") {
+            sums.insert((base.to_owned(), labels), value);
+        } else if let Some(base) = name.strip_suffix("_seconds_count") {
+            counts.insert((base.to_owned(), labels), value);
+        } else if name.ends_with("_seconds") && series.contains("quantile=") {
+            lines.push(format!("  {series}: {:.3} ms", value * 1000.0));
+        }
+    }
+    for ((base, labels), count) in counts {
+        if let Some(sum) = sums.get(&(base.clone(), labels.clone()))
+            && count > 0.0
+        {
+            lines.push(format!(
+                "  {base}{labels}: mean {:.3} ms over {count}",
+                sum / count * 1000.0
+            ));
+        }
+    }
+    lines.join("\n")
+}

@@ -33,6 +33,10 @@ pub struct ReadArgs {
     /// Searches per phase.
     #[arg(long, default_value_t = 20_000)]
     pub searches: usize,
+    /// Print the mesh's own latency metrics (gRPC calls, consent decisions, audit batches)
+    /// after the run, to see where a search's time goes.
+    #[arg(long)]
+    pub metrics: bool,
 }
 
 const SOURCE_SEED: u32 = 5151;
@@ -113,6 +117,9 @@ pub async fn read(data_dir: &std::path::Path, args: ReadArgs) -> anyhow::Result<
     match cached_decision_quantile(&metrics, 0.99) {
         Some(p99) => println!("  cached consent decision p99: {:.3} ms", p99 * 1000.0),
         None => println!("  cached consent decision p99: no cache hits recorded"),
+    }
+    if args.metrics {
+        println!("{}", crate::bench::latency_lines(&metrics));
     }
     mesh.stop().await?;
     Ok(())

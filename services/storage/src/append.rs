@@ -227,6 +227,8 @@ fn prepare(
     });
     let hash = content_hash(&measurement);
     measurement.id = Uuid::now_v7().to_string();
+    // Storage renders the FHIR form itself, when it stores the row.
+    measurement.fhir_json.clear();
     measurement.version = 1;
     measurement.received_unix_micros = now_micros;
     measurement.last_updated_unix_micros = now_micros;
@@ -249,6 +251,7 @@ fn content_hash(measurement: &pb::Measurement) -> Vec<u8> {
     content.received_unix_micros = 0;
     content.last_updated_unix_micros = 0;
     content.resource_json.clear();
+    content.fhir_json.clear();
     content.source = None;
     Sha256::digest(content.encode_to_vec()).to_vec()
 }
@@ -509,11 +512,13 @@ async fn insert_rows(
                 .map(|m| i16::try_from(m.status).unwrap_or_default())
                 .collect();
             let bodies: Vec<Vec<u8>> = rows.iter().map(|m| m.encode_to_vec()).collect();
+            let renderings: Vec<Vec<u8>> =
+                rows.iter().map(|m| pmd_fhir::observation_json(m)).collect();
             txn.execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "INSERT INTO measurements (id, patient_id, code, effective_at, received_at, last_updated, version, status, source_org, body)
-                 SELECT i, p, c, t, $5, $5, v, s, $6, b
-                 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $7::bigint[], $8::smallint[], $9::bytea[]) AS u(i, p, c, t, v, s, b)",
+                "INSERT INTO measurements (id, patient_id, code, effective_at, received_at, last_updated, version, status, source_org, body, fhir)
+                 SELECT i, p, c, t, $5, $5, v, s, $6, b, f
+                 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $7::bigint[], $8::smallint[], $9::bytea[], $10::bytea[]) AS u(i, p, c, t, v, s, b, f)",
                 [
                     Value::from(ids),
                     Value::from(patients),
@@ -524,6 +529,7 @@ async fn insert_rows(
                     Value::from(versions),
                     Value::from(statuses),
                     Value::from(bodies),
+                    Value::from(renderings),
                 ],
             ))
             .await
@@ -534,8 +540,8 @@ async fn insert_rows(
             for m in rows {
                 txn.execute_raw(Statement::from_sql_and_values(
                     DbBackend::Sqlite,
-                    "INSERT INTO measurements (id, patient_id, code, effective_at, received_at, last_updated, version, status, source_org, body)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO measurements (id, patient_id, code, effective_at, received_at, last_updated, version, status, source_org, body, fhir)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         m.id.clone().into(),
                         m.patient.as_ref().map(|p| p.value.clone()).unwrap_or_default().into(),
@@ -547,6 +553,7 @@ async fn insert_rows(
                         m.status.into(),
                         source_org.into(),
                         m.encode_to_vec().into(),
+                        pmd_fhir::observation_json(m).into(),
                     ],
                 ))
                 .await

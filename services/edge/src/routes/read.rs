@@ -4,15 +4,14 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use pmd_auth::Principal;
 use pmd_error::{ErrorCode, ServiceError};
 use pmd_proto::storage::v1::storage_service_client::StorageServiceClient;
-use pmd_proto::storage::v1::{GetRequest, QueryRequest};
+use pmd_proto::storage::v1::{GetRequest, Measurement};
 
 use crate::AppState;
-use crate::error::ApiError;
-use crate::render;
+use crate::error::{ApiError, FHIR_JSON};
 use crate::routes::write::{FhirBody, fhir_response};
 use crate::search;
 
@@ -83,21 +82,36 @@ async fn run_search(
     )
     .map_err(ApiError)?;
     let base = base_url(state, headers);
-    let request: QueryRequest = search::to_query_request(&parsed);
-    let mut call = tonic::Request::new(request);
+    let mut call = tonic::Request::new(search::to_query_request(&parsed));
     pmd_auth::authorize_outgoing(&mut call, principal);
     let response = storage(state).query(call).await?.into_inner();
-    let entries = response
-        .measurements
-        .iter()
-        .map(render::observation)
-        .collect();
     let next = (!response.next_cursor.is_empty())
         .then(|| search::next_link(&base, &response.next_cursor, parsed.count));
     let self_link = search::self_link(&base, "/fhir/Observation", &parsed);
     let total = response.total.map(|t| u64::try_from(t).unwrap_or_default());
-    let bundle = pmd_fhir::searchset(&self_link, next.as_deref(), entries, total);
-    Ok(fhir_response(StatusCode::OK, &bundle, None))
+    let bundle = pmd_fhir::searchset_json(
+        &self_link,
+        next.as_deref(),
+        &raw_resources(&response.measurements),
+        total,
+    );
+    Ok(fhir_bytes_response(StatusCode::OK, bundle))
+}
+
+/// The stored renderings storage sent, to splice into a Bundle untouched.
+fn raw_resources(measurements: &[Measurement]) -> Vec<pmd_fhir::RawResource<'_>> {
+    measurements
+        .iter()
+        .map(|m| pmd_fhir::RawResource {
+            resource_type: "Observation",
+            id: &m.id,
+            json: &m.fhir_json,
+        })
+        .collect()
+}
+
+fn fhir_bytes_response(status: StatusCode, body: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, FHIR_JSON)], body).into_response()
 }
 
 /// `GET /fhir/Observation?...`: search one patient's measurements.
@@ -191,15 +205,15 @@ async fn run_lastn(
     let mut call = tonic::Request::new(search::to_latest_request(&parsed));
     pmd_auth::authorize_outgoing(&mut call, principal);
     let response = storage(state).latest(call).await?.into_inner();
-    let entries = response
-        .measurements
-        .iter()
-        .map(render::observation)
-        .collect();
     let base = base_url(state, headers);
     let self_link = search::lastn_self_link(&base, &parsed);
-    let bundle = pmd_fhir::searchset(&self_link, None, entries, None);
-    Ok(fhir_response(StatusCode::OK, &bundle, None))
+    let bundle = pmd_fhir::searchset_json(
+        &self_link,
+        None,
+        &raw_resources(&response.measurements),
+        None,
+    );
+    Ok(fhir_bytes_response(StatusCode::OK, bundle))
 }
 
 /// `GET /fhir/Observation/$lastn`: the latest `max` measurements per code.
@@ -255,8 +269,11 @@ pub async fn read_observation(
     let measurement = response
         .measurement
         .ok_or_else(|| ApiError(ServiceError::not_found("no Observation with that id")))?;
-    let body = render::observation(&measurement);
-    let mut response = fhir_response(StatusCode::OK, &body, None);
+    let mut response = if measurement.fhir_json.is_empty() {
+        fhir_response(StatusCode::OK, &pmd_fhir::observation(&measurement), None)
+    } else {
+        fhir_bytes_response(StatusCode::OK, measurement.fhir_json)
+    };
     if let Ok(etag) = pmd_fhir::weak_etag(measurement.version.max(1)).parse() {
         response.headers_mut().insert(header::ETAG, etag);
     }

@@ -438,7 +438,7 @@ pub async fn create_observation(
         result.version.max(1)
     );
     let body = match &result.measurement {
-        Some(measurement) => render::observation(measurement),
+        Some(measurement) => pmd_fhir::observation(measurement),
         None => resource,
     };
     let mut response = fhir_response(status, &body, Some(&location));

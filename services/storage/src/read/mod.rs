@@ -43,6 +43,10 @@ fn catalogue_ids(codes: &[common::Coding]) -> Option<Vec<String>> {
     Some(ids)
 }
 
+fn view(view: i32) -> pb::MeasurementView {
+    pb::MeasurementView::try_from(view).unwrap_or(pb::MeasurementView::Unspecified)
+}
+
 fn require_patient(
     patient: Option<&common::Identifier>,
 ) -> Result<&common::Identifier, ServiceError> {
@@ -85,8 +89,6 @@ pub async fn query(
         state
     };
     let patient = require_patient(state.patient.as_ref())?.clone();
-    gate.admit(principal, &patient, Action::Search).await?;
-
     let codes = catalogue_ids(&state.codes);
     let search = query::Search {
         patient: &patient.value,
@@ -96,14 +98,37 @@ pub async fn query(
         limit: state.page_size.max(1) as usize,
         after: (!state.after_id.is_empty())
             .then_some((state.after_micros, state.after_id.as_str())),
+        view: view(request.view),
     };
-    let page = query::search(db, &search).await?;
+    // The consent decision and the page are fetched side by side. A refusal answers at
+    // once (the page is dropped unread, so its size cannot show in the timing); the page is
+    // used only once the reader is admitted, and nothing is counted before that.
+    let started = std::time::Instant::now();
+    let page = {
+        let admit = gate.admit(principal, &patient, Action::Search);
+        let fetch = query::search(db, &search);
+        tokio::pin!(admit, fetch);
+        tokio::select! {
+            biased;
+            admitted = &mut admit => {
+                admitted?;
+                fetch.await?
+            }
+            page = &mut fetch => {
+                admit.await?;
+                page?
+            }
+        }
+    };
+    metrics::histogram!("pmd_storage_read_seconds", "phase" => "decide_and_query")
+        .record(started.elapsed().as_secs_f64());
     let total = if request.include_total && request.cursor.is_empty() {
         Some(query::count(db, &search).await?)
     } else {
         None
     };
     let ids: Vec<String> = page.rows.iter().map(|m| m.id.clone()).collect();
+    let started = std::time::Instant::now();
     gate.record(
         principal,
         Some(&patient),
@@ -113,6 +138,8 @@ pub async fn query(
         "",
     )
     .await?;
+    metrics::histogram!("pmd_storage_read_seconds", "phase" => "audit")
+        .record(started.elapsed().as_secs_f64());
     let next_cursor = match (page.more, page.rows.last()) {
         (true, Some(last)) => key.seal(&CursorState {
             after_micros: last.effective_unix_micros,
@@ -149,7 +176,7 @@ pub async fn latest(
             .map(|e| e.id().to_owned())
             .collect()
     });
-    let rows = query::latest(db, &patient.value, &codes, max as usize).await?;
+    let rows = query::latest(db, &patient.value, &codes, max as usize, view(request.view)).await?;
     let ids: Vec<String> = rows.iter().map(|m| m.id.clone()).collect();
     gate.record(
         principal,

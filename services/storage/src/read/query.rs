@@ -7,7 +7,7 @@ use pmd_db::sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value}
 use pmd_db::{Backend, Database};
 use pmd_error::ServiceError;
 use pmd_proto::common::v1::SortOrder;
-use pmd_proto::storage::v1::{self as pb, DatePrefix};
+use pmd_proto::storage::v1::{self as pb, DatePrefix, MeasurementView};
 use prost::Message;
 
 use crate::append::unavailable;
@@ -29,6 +29,7 @@ pub struct Search<'a> {
     pub limit: usize,
     /// Continue after this (effective µs, id).
     pub after: Option<(i64, &'a str)>,
+    pub view: MeasurementView,
 }
 
 struct Sql {
@@ -133,15 +134,16 @@ pub async fn search(db: &Database, search: &Search<'_>) -> Result<Page, ServiceE
         clause.push_str(&format!(" AND (effective_at, id) {cmp} ({t}, {id_cast})"));
     }
     let limit = sql.bind(((search.limit + 1) as i64).into());
+    let columns = columns(db.backend(), search.view);
     sql.text = format!(
-        "SELECT body FROM measurements WHERE {clause} ORDER BY effective_at {order}, id {order} LIMIT {limit}"
+        "SELECT {columns} FROM measurements WHERE {clause} ORDER BY effective_at {order}, id {order} LIMIT {limit}"
     );
     let rows = db
         .conn()
         .query_all_raw(sql.statement())
         .await
         .map_err(unavailable)?;
-    let mut measurements = decode(&rows)?;
+    let mut measurements = decode(db.backend(), &rows)?;
     let more = measurements.len() > search.limit;
     measurements.truncate(search.limit);
     Ok(Page {
@@ -171,21 +173,25 @@ pub async fn latest(
     patient: &str,
     codes: &[String],
     max: usize,
+    view: MeasurementView,
 ) -> Result<Vec<pb::Measurement>, ServiceError> {
     if codes.is_empty() {
         return Ok(Vec::new());
     }
+    let columns = columns(db.backend(), view);
     let rows = match db.backend() {
         Backend::Postgres => db
             .conn()
             .query_all_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT m.body FROM UNNEST($2::text[]) AS c(code)
-                 CROSS JOIN LATERAL (
-                     SELECT body FROM measurements
-                     WHERE patient_id = $1 AND code = c.code
-                     ORDER BY effective_at DESC, id DESC LIMIT $3
-                 ) AS m",
+                format!(
+                    "SELECT m.* FROM UNNEST($2::text[]) AS c(code)
+                     CROSS JOIN LATERAL (
+                         SELECT {columns} FROM measurements
+                         WHERE patient_id = $1 AND code = c.code
+                         ORDER BY effective_at DESC, id DESC LIMIT $3
+                     ) AS m"
+                ),
                 [
                     patient.into(),
                     Value::from(codes.to_vec()),
@@ -201,8 +207,10 @@ pub async fn latest(
                     db.conn()
                         .query_all_raw(Statement::from_sql_and_values(
                             DbBackend::Sqlite,
-                            "SELECT body FROM measurements WHERE patient_id = ? AND code = ?
-                             ORDER BY effective_at DESC, id DESC LIMIT ?",
+                            format!(
+                                "SELECT {columns} FROM measurements WHERE patient_id = ? AND code = ?
+                                 ORDER BY effective_at DESC, id DESC LIMIT ?"
+                            ),
                             [patient.into(), code.clone().into(), (max as i64).into()],
                         ))
                         .await
@@ -212,11 +220,12 @@ pub async fn latest(
             rows
         }
     };
-    decode(&rows)
+    decode(db.backend(), &rows)
 }
 
-/// One measurement by id.
+/// One measurement by id, every field.
 pub async fn get(db: &Database, id: &str) -> Result<Option<pb::Measurement>, ServiceError> {
+    let columns = columns(db.backend(), MeasurementView::Unspecified);
     let statement = match db.backend() {
         Backend::Postgres => {
             let Ok(uuid) = uuid::Uuid::parse_str(id) else {
@@ -224,13 +233,13 @@ pub async fn get(db: &Database, id: &str) -> Result<Option<pb::Measurement>, Ser
             };
             Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT body FROM measurements WHERE id = $1",
+                format!("SELECT {columns} FROM measurements WHERE id = $1"),
                 [uuid.into()],
             )
         }
         Backend::Sqlite => Statement::from_sql_and_values(
             DbBackend::Sqlite,
-            "SELECT body FROM measurements WHERE id = ?",
+            format!("SELECT {columns} FROM measurements WHERE id = ?"),
             [id.into()],
         ),
     };
@@ -239,15 +248,54 @@ pub async fn get(db: &Database, id: &str) -> Result<Option<pb::Measurement>, Ser
         .query_all_raw(statement)
         .await
         .map_err(unavailable)?;
-    Ok(decode(&rows)?.into_iter().next())
+    Ok(decode(db.backend(), &rows)?.into_iter().next())
 }
 
-fn decode(rows: &[QueryResult]) -> Result<Vec<pb::Measurement>, ServiceError> {
+/// The columns [`decode`] reads: id, effective time, the stored rendering, and the stored
+/// message (always for the full view; for the FHIR view only where no rendering is stored,
+/// i.e. rows written before renderings were kept). PostgreSQL's text id is named apart
+/// from `id` so that `ORDER BY id` still means the indexed uuid column.
+fn columns(backend: Backend, view: MeasurementView) -> &'static str {
+    match (backend, view) {
+        (Backend::Postgres, MeasurementView::Fhir) => {
+            "id::text AS measurement_id, effective_at, fhir, CASE WHEN fhir IS NULL THEN body END AS body"
+        }
+        (Backend::Postgres, _) => "id::text AS measurement_id, effective_at, fhir, body",
+        (Backend::Sqlite, MeasurementView::Fhir) => {
+            "id, effective_at, fhir, CASE WHEN fhir IS NULL THEN body END AS body"
+        }
+        (Backend::Sqlite, _) => "id, effective_at, fhir, body",
+    }
+}
+
+/// Rows of [`columns`] as measurements: the full message when the body was read, with
+/// `fhir_json` always set (rendered here for a row stored without it).
+fn decode(backend: Backend, rows: &[QueryResult]) -> Result<Vec<pb::Measurement>, ServiceError> {
     rows.iter()
         .map(|row| {
-            let body: Vec<u8> = row.try_get_by_index(0).map_err(unavailable)?;
-            pb::Measurement::decode(body.as_slice())
-                .map_err(|_| ServiceError::internal("a stored measurement could not be decoded"))
+            let fhir: Option<Vec<u8>> = row.try_get_by_index(2).map_err(unavailable)?;
+            let body: Option<Vec<u8>> = row.try_get_by_index(3).map_err(unavailable)?;
+            let mut measurement = match body {
+                Some(body) => pb::Measurement::decode(body.as_slice()).map_err(|_| {
+                    ServiceError::internal("a stored measurement could not be decoded")
+                })?,
+                None => pb::Measurement {
+                    id: row.try_get_by_index(0).map_err(unavailable)?,
+                    effective_unix_micros: match backend {
+                        Backend::Postgres => row
+                            .try_get_by_index::<DateTime<Utc>>(1)
+                            .map_err(unavailable)?
+                            .timestamp_micros(),
+                        Backend::Sqlite => row.try_get_by_index(1).map_err(unavailable)?,
+                    },
+                    ..pb::Measurement::default()
+                },
+            };
+            measurement.fhir_json = match fhir {
+                Some(fhir) => fhir,
+                None => pmd_fhir::observation_json(&measurement),
+            };
+            Ok(measurement)
         })
         .collect()
 }
