@@ -28,7 +28,7 @@ pub use incoming::{
     BundleKind, IncomingBundle, IncomingEntry, parse_bundle, parse_identifier_query,
 };
 pub use json::{Coding, Quantity, codings, decimal, instant};
-pub use render::{RenderComponent, RenderInput, render_observation};
+pub use render::{RenderComponent, RenderInput, render_observation, render_observation_owned};
 pub use stored::{observation, observation_json};
 
 /// The canonical base of the definitions this service publishes.

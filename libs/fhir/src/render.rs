@@ -42,8 +42,13 @@ pub struct RenderComponent {
 /// that match no [`RenderComponent`]. Never fails: a non-object `original` renders as a
 /// bare Observation holding only what `input` says.
 pub fn render_observation(original: &Value, input: &RenderInput) -> Value {
+    render_observation_owned(original.clone(), input)
+}
+
+/// [`render_observation`] on an Observation the caller owns (no copy of it is made).
+pub fn render_observation_owned(original: Value, input: &RenderInput) -> Value {
     let mut resource = match original {
-        Value::Object(object) => object.clone(),
+        Value::Object(object) => object,
         _ => {
             let mut object = Map::new();
             object.insert("resourceType".into(), json!("Observation"));

@@ -5,7 +5,7 @@ use pmd_proto::common::v1 as common;
 use pmd_proto::storage::v1::{self as storage, MeasurementStatus};
 use serde_json::Value;
 
-use crate::{Quantity, RenderComponent, RenderInput, render_observation};
+use crate::{Quantity, RenderComponent, RenderInput, render_observation_owned};
 
 /// A stored measurement as the Observation the source sent, with the canonical quantity
 /// (the received one in the `received-quantity` extension), `id` and `meta`.
@@ -44,7 +44,7 @@ pub fn observation(m: &storage::Measurement) -> Value {
         value,
         components,
     };
-    render_observation(&original, &input)
+    render_observation_owned(original, &input)
 }
 
 /// [`observation`] serialised: what storage keeps beside the measurement and serves.

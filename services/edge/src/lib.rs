@@ -132,8 +132,15 @@ impl EdgeApp {
     pub async fn run_until_stopped(self, shutdown: ShutdownSignal) -> Result<(), StartError> {
         tracing::info!(addr = %self.addr, "serving HTTP");
         let drain = self.drain_timeout;
+        // TCP_NODELAY: a response's small frames must not wait for the peer's delayed ACK
+        // (Nagle), which costs up to 40 ms per request on an otherwise idle connection.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "TCP_NODELAY could not be set on a connection");
+            }
+        });
         let server =
-            axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown.clone().wait());
+            axum::serve(listener, self.router).with_graceful_shutdown(shutdown.clone().wait());
         tokio::select! {
             result = server => result.map_err(StartError::Io)?,
             () = async { shutdown.wait().await; tokio::time::sleep(drain).await } => {
