@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use pmd_auth::TokenRequest;
-use pmd_testkit::{TestMesh, spawn_mesh};
+use pmd_testkit::{Backend, TestMesh, spawn_mesh, spawn_mesh_on};
 use serde_json::{Value, json};
 
 const SOURCE: &str = "974589095";
@@ -364,10 +364,19 @@ async fn lastn_gives_the_latest_per_code_and_read_gives_one_by_id() {
 }
 
 #[tokio::test]
-async fn rows_stored_without_a_rendering_read_exactly_as_rendered_ones() {
+async fn rows_stored_without_a_rendering_read_exactly_as_rendered_ones_on_postgres() {
+    rows_stored_without_a_rendering_read_exactly_as_rendered_ones(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn rows_stored_without_a_rendering_read_exactly_as_rendered_ones_on_sqlite() {
+    rows_stored_without_a_rendering_read_exactly_as_rendered_ones(Backend::Sqlite).await;
+}
+
+async fn rows_stored_without_a_rendering_read_exactly_as_rendered_ones(backend: Backend) {
     // Rows written before storage kept each measurement's FHIR rendering have none: they
     // are rendered on read, and must come out exactly as the stored renderings do.
-    let mesh = spawn_mesh().await.unwrap();
+    let mesh = spawn_mesh_on(backend).await.unwrap();
     seed(&mesh, &patient_a(), 6).await;
     let token = personnel(&mesh);
     let p = patient_a();
