@@ -84,7 +84,7 @@ async fn run_search(
     let base = base_url(state, headers);
     let mut call = tonic::Request::new(search::to_query_request(&parsed));
     pmd_auth::authorize_outgoing(&mut call, principal);
-    let response = storage(state).query(call).await?.into_inner();
+    let mut response = storage(state).query(call).await?.into_inner();
     let next = (!response.next_cursor.is_empty())
         .then(|| search::next_link(&base, &response.next_cursor, parsed.count));
     let self_link = search::self_link(&base, "/fhir/Observation", &parsed);
@@ -92,14 +92,19 @@ async fn run_search(
     let bundle = pmd_fhir::searchset_json(
         &self_link,
         next.as_deref(),
-        &raw_resources(&response.measurements),
+        &raw_resources(&mut response.measurements),
         total,
     );
     Ok(fhir_bytes_response(StatusCode::OK, bundle))
 }
 
-/// The stored renderings storage sent, to splice into a Bundle untouched.
-fn raw_resources(measurements: &[Measurement]) -> Vec<pmd_fhir::RawResource<'_>> {
+/// The stored renderings storage sent, to splice into a Bundle untouched. A measurement
+/// without one (from a storage replica older than stored renderings, during a rolling
+/// upgrade) is rendered here from its full message, so the Bundle is always valid JSON.
+fn raw_resources(measurements: &mut [Measurement]) -> Vec<pmd_fhir::RawResource<'_>> {
+    for m in measurements.iter_mut().filter(|m| m.fhir_json.is_empty()) {
+        m.fhir_json = pmd_fhir::observation_json(m);
+    }
     measurements
         .iter()
         .map(|m| pmd_fhir::RawResource {
@@ -204,13 +209,13 @@ async fn run_lastn(
     .map_err(ApiError)?;
     let mut call = tonic::Request::new(search::to_latest_request(&parsed));
     pmd_auth::authorize_outgoing(&mut call, principal);
-    let response = storage(state).latest(call).await?.into_inner();
+    let mut response = storage(state).latest(call).await?.into_inner();
     let base = base_url(state, headers);
     let self_link = search::lastn_self_link(&base, &parsed);
     let bundle = pmd_fhir::searchset_json(
         &self_link,
         None,
-        &raw_resources(&response.measurements),
+        &raw_resources(&mut response.measurements),
         None,
     );
     Ok(fhir_bytes_response(StatusCode::OK, bundle))
@@ -278,4 +283,34 @@ pub async fn read_observation(
         response.headers_mut().insert(header::ETAG, etag);
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_measurement_without_a_stored_rendering_is_rendered_for_the_bundle() {
+        let stored = Measurement {
+            id: "a".into(),
+            fhir_json: br#"{"resourceType":"Observation","id":"a"}"#.to_vec(),
+            ..Measurement::default()
+        };
+        let old_replica = Measurement {
+            id: "b".into(),
+            version: 1,
+            resource_json: br#"{"resourceType":"Observation","status":"final"}"#.to_vec(),
+            ..Measurement::default()
+        };
+        let mut measurements = vec![stored, old_replica];
+        let raw = raw_resources(&mut measurements);
+        let bundle = pmd_fhir::searchset_json("https://h/fhir/Observation", None, &raw, None);
+        let bundle: serde_json::Value = serde_json::from_slice(&bundle).unwrap();
+        assert_eq!(bundle["entry"][0]["resource"]["id"], "a");
+        assert_eq!(bundle["entry"][1]["resource"]["id"], "b");
+        assert_eq!(bundle["entry"][1]["resource"]["status"], "final");
+        assert_eq!(bundle["entry"][1]["resource"]["meta"]["versionId"], "1");
+    }
 }
