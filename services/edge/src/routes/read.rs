@@ -12,7 +12,7 @@ use pmd_proto::storage::v1::{GetRequest, Measurement};
 
 use crate::AppState;
 use crate::error::{ApiError, FHIR_JSON};
-use crate::routes::write::{FhirBody, fhir_response};
+use crate::routes::write::FhirBody;
 use crate::search;
 
 /// The patient may travel in this header instead of the URL (PMD's way of keeping ids out
@@ -98,13 +98,18 @@ async fn run_search(
     Ok(fhir_bytes_response(StatusCode::OK, bundle))
 }
 
-/// The stored renderings storage sent, to splice into a Bundle untouched. A measurement
-/// without one (from a storage replica older than stored renderings, during a rolling
-/// upgrade) is rendered here from its full message, so the Bundle is always valid JSON.
-fn raw_resources(measurements: &mut [Measurement]) -> Vec<pmd_fhir::RawResource<'_>> {
-    for m in measurements.iter_mut().filter(|m| m.fhir_json.is_empty()) {
-        m.fhir_json = pmd_fhir::observation_json(m);
+/// A measurement storage sent without its stored rendering (from a replica older than
+/// stored renderings, during a rolling upgrade) is rendered here from its full message, so
+/// what the edge sends is always the Observation.
+fn ensure_rendered(measurement: &mut Measurement) {
+    if measurement.fhir_json.is_empty() {
+        measurement.fhir_json = pmd_fhir::observation_json(measurement);
     }
+}
+
+/// The stored renderings storage sent, to splice into a Bundle untouched.
+fn raw_resources(measurements: &mut [Measurement]) -> Vec<pmd_fhir::RawResource<'_>> {
+    measurements.iter_mut().for_each(ensure_rendered);
     measurements
         .iter()
         .map(|m| pmd_fhir::RawResource {
@@ -271,14 +276,11 @@ pub async fn read_observation(
     let mut call = tonic::Request::new(GetRequest { id });
     pmd_auth::authorize_outgoing(&mut call, &principal);
     let response = storage(&state).get(call).await?.into_inner();
-    let measurement = response
+    let mut measurement = response
         .measurement
         .ok_or_else(|| ApiError(ServiceError::not_found("no Observation with that id")))?;
-    let mut response = if measurement.fhir_json.is_empty() {
-        fhir_response(StatusCode::OK, &pmd_fhir::observation(&measurement), None)
-    } else {
-        fhir_bytes_response(StatusCode::OK, measurement.fhir_json)
-    };
+    ensure_rendered(&mut measurement);
+    let mut response = fhir_bytes_response(StatusCode::OK, measurement.fhir_json);
     if let Ok(etag) = pmd_fhir::weak_etag(measurement.version.max(1)).parse() {
         response.headers_mut().insert(header::ETAG, etag);
     }
